@@ -1,0 +1,132 @@
+"""The shared Backbone: one Qwen3-VL model and its processor, loaded from a local directory.
+
+Every curriculum stage receives the same Backbone instance (injected through the config); a stage never builds its
+own model. It gives the stages pooled features for the classification head, the language-model loss of a target
+answer (labels masked to the assistant turn by :mod:`vanguard.processing`), and generation.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class Backbone(nn.Module):
+    """Qwen3-VL loaded with ``AutoModelForImageTextToText.from_pretrained(path)`` (``trust_remote_code`` off).
+
+    Args:
+        path: local directory of a Qwen3-VL checkpoint (the real 4B model, or one written by
+            ``python -m vanguard backbone tiny DIR``).
+        dtype: parameter dtype: ``float32``, ``bfloat16`` or ``float16``.
+        attn_implementation: ``sdpa``, ``eager`` or ``flash_attention_2``.
+        activation_checkpointing: recompute activations in backward (non-reentrant), for the 4B model on one GPU.
+        num_frames: frames sampled per subclip.
+        frame_pixels: pixel budget per frame (frames are resized to fit, multiples of 32).
+        pooling: ``video`` (mean over video tokens), ``prompt`` (the last prompt token, which has seen the whole
+            clip but not the answer) or ``both`` (their concatenation). Causal attention keeps all three free of the
+            target text, so features can be taken from the same forward pass as the LM loss.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        dtype: Literal["float32", "bfloat16", "float16"] = "float32",
+        attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa",
+        activation_checkpointing: bool = False,
+        num_frames: int = 16,
+        frame_pixels: int = 128 * 128,
+        pooling: Literal["video", "prompt", "both"] = "both",
+    ):
+        super().__init__()
+        from transformers import AutoModelForImageTextToText
+
+        self.path = str(check_backbone_dir(path))
+        self.num_frames = num_frames
+        self.frame_pixels = frame_pixels
+        self.pooling = pooling
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            self.path, dtype=_DTYPES[dtype], attn_implementation=attn_implementation, trust_remote_code=False
+        )
+        self.encoder = SubclipEncoder(self.path, frame_pixels=frame_pixels)
+        if activation_checkpointing:
+            self.model.config.use_cache = False
+            self.model.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.enable_input_require_grads()
+
+    # ---- structure -------------------------------------------------------------------------------------------
+    @property
+    def processor(self):
+        return self.encoder.processor
+
+    @property
+    def tokenizer(self):
+        return self.encoder.tokenizer
+
+    @property
+    def text_hidden_size(self) -> int:
+        return self.model.config.text_config.hidden_size
+
+    @property
+    def feature_size(self) -> int:
+        return self.text_hidden_size * (2 if self.pooling == "both" else 1)
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.model.language_model
+
+    @property
+    def vision_tower(self) -> nn.Module:
+        return self.model.model.visual
+
+    # ---- compute ---------------------------------------------------------------------------------------------
+    def _inputs(self, batch: dict) -> dict:
+        return {k: batch[k] for k in MODEL_KEYS if k in batch}
+
+    def pool(self, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Pool the last hidden states (B, L, H) into features (B, feature_size), in float32."""
+        hidden = hidden.float()
+        video = batch["mm_token_type_ids"] == 2
+        video_mean = (hidden * video.unsqueeze(-1)).sum(1) / video.sum(1, keepdim=True).clamp(min=1)
+        prompt = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch["prompt_end"]]
+        if self.pooling == "video":
+            return video_mean
+        if self.pooling == "prompt":
+            return prompt
+        return torch.cat([video_mean, prompt], dim=-1)
+
+    def forward(self, batch: dict, with_loss: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One forward pass: ``(pooled features, LM loss or None)``. The loss needs ``labels`` in the batch."""
+        inputs = self._inputs(batch)
+        if not with_loss:
+            inputs.pop("labels", None)
+        out = self.model(**inputs, output_hidden_states=True, use_cache=False)
+        return self.pool(out.hidden_states[-1], batch), out.loss
+
+    def features(self, batch: dict) -> torch.Tensor:
+        """Pooled features of a batch of subclips (no target needed)."""
+        return self.forward(batch, with_loss=False)[0]
+
+    def lm_loss(self, batch: dict) -> torch.Tensor:
+        """Language-model loss of the target answer (labels are -100 outside the assistant turn)."""
+        return self.forward(batch)[1]
+
+    @torch.no_grad()
+    def generate(self, batch: dict, max_new_tokens: int = 256, logits_processor=None) -> list[str]:
+        """Greedy generation for a left-padded batch; returns the new text of each sample."""
+        inputs = self._inputs(batch)
+        inputs.pop("labels", None)
+        out = self.model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            logits_processor=logits_processor,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        new = out[:, inputs["input_ids"].shape[1] :]
+        return self.tokenizer.batch_decode(new, skip_special_tokens=True)

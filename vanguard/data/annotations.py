@@ -1,0 +1,48 @@
+"""The common form every annotation reader returns, and the frame-level ground truth built from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vanguard.categories import NORMAL
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation line or file; the message names the file, the line and what was expected."""
+
+    def __init__(self, path, line_no: int | None, message: str):
+        where = f"{path}:{line_no}" if line_no is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path, self.line_no = path, line_no
+
+
+@dataclass
+class VideoAnnotation:
+    """One test video's temporal ground truth.
+
+    ``intervals`` are inclusive ``(start, end)`` frame numbers of the anomalous parts (the UCF-Crime file's
+    convention; other formats are converted by their reader). ``num_frames`` is the native frame count when known.
+    """
+
+    video_id: str
+    category: str = NORMAL
+    intervals: list[tuple[int, int]] = field(default_factory=list)
+    num_frames: int | None = None
+    fps: float | None = None
+    categories: list[str] = field(default_factory=list)  # per interval, where a format gives them
+
+    @property
+    def anomalous(self) -> bool:
+        return bool(self.intervals) or self.category != NORMAL
+
+    def frame_labels(self, num_frames: int | None = None) -> np.ndarray:
+        """0/1 label per frame, length ``num_frames`` (default: the native count); endpoints inclusive."""
+        n = num_frames if num_frames is not None else self.num_frames
+        if n is None:
+            raise ValueError(f"{self.video_id}: frame count unknown; pass num_frames")
+        labels = np.zeros(n, dtype=np.uint8)
+        for start, end in self.intervals:
+            labels[max(0, start) : min(n, end + 1)] = 1
+        return labels

@@ -1,0 +1,131 @@
+"""Turn decoded subclips into model inputs with the HF processor and chat template (runs in DataLoader workers).
+
+One :class:`SubclipEncoder` holds the processor (loaded from the backbone directory, no model), renders the chat
+conversation, runs the processor on the frames with their real fps and frame indices (so the timestamps Qwen3-VL
+puts between frames are right), and masks labels to the assistant's answer. :func:`collate` pads a list of
+encoded items into a batch that keeps every field the model needs (``mm_token_type_ids`` included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vanguard.errors import BackboneNotFoundError
+from vanguard.prompts import conversation
+
+IGNORE_INDEX = -100
+MODEL_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "labels")
+
+
+def check_backbone_dir(path: str | Path) -> Path:
+    """Fail with one clear line when ``path`` is not a saved Qwen3-VL directory (never reach for the hub)."""
+    p = Path(path).expanduser()
+    expected = ["config.json", "tokenizer.json or tokenizer_config.json", "processor_config.json or preprocessor_config.json"]
+    if not p.is_dir():
+        raise BackboneNotFoundError(f"backbone directory {str(p)!r} does not exist (expected a local folder with {', '.join(expected)})")
+    missing = [name for name in expected if not any((p / alt).is_file() for alt in name.split(" or "))]
+    if missing:
+        raise BackboneNotFoundError(f"backbone directory {str(p)!r} lacks {', '.join(missing)}")
+    return p
+
+
+def load_processor(path: str | Path):
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(check_backbone_dir(path), trust_remote_code=False)
+    return processor
+
+
+class SubclipEncoder:
+    """Encode one subclip (frames + metadata + optional target text) into processor outputs and labels.
+
+    Args:
+        backbone_path: the backbone directory (only its processor is loaded).
+        frame_pixels: pixel budget per frame; frames are resized (aspect kept, multiples of 32) to fit it.
+    """
+
+    def __init__(self, backbone_path: str, frame_pixels: int = 128 * 128):
+        self.backbone_path = str(backbone_path)
+        self.frame_pixels = frame_pixels
+        self._processor = None
+
+    @property
+    def processor(self):
+        if self._processor is None:  # loaded lazily: the encoder is pickled into DataLoader workers
+            self._processor = load_processor(self.backbone_path)
+        return self._processor
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_processor"] = None
+        return state
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def _assistant_prefix(self) -> list[int]:
+        return self.tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
+
+    def encode(
+        self,
+        frames: np.ndarray,
+        fps: float,
+        frame_indices: Sequence[int],
+        target: str | None = None,
+        reasoning: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Frames (T, H, W, 3) uint8 -> processor outputs for one sample, plus ``labels`` when ``target`` is set
+        and ``prompt_end`` (index of the last prompt token, which sees the whole video but not the target)."""
+        from transformers.video_utils import VideoMetadata
+
+        t, h, w, _ = frames.shape
+        messages = conversation(reasoning, target)
+        text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=target is None)
+        meta = VideoMetadata(
+            total_num_frames=t, fps=float(fps), width=w, height=h, frames_indices=[int(i) for i in frame_indices]
+        )
+        size = {"shortest_edge": 2 * 32 * 32, "longest_edge": max(2, t) * self.frame_pixels}
+        out = self.processor(
+            text=[text],
+            videos=[torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)],
+            video_metadata=[meta],
+            videos_kwargs={"size": size, "do_sample_frames": False},
+            return_tensors="pt",
+        )
+        item = {k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v for k, v in out.items()}
+        ids = item["input_ids"]
+        prefix = torch.tensor(self._assistant_prefix())
+        starts = [i for i in range(len(ids) - len(prefix) + 1) if torch.equal(ids[i : i + len(prefix)], prefix)]
+        if not starts:
+            raise ValueError("rendered conversation has no assistant turn")
+        answer_start = starts[-1] + len(prefix)
+        item["prompt_end"] = torch.tensor(answer_start - 1)
+        if target is not None:
+            labels = torch.full_like(ids, IGNORE_INDEX)
+            labels[answer_start:] = ids[answer_start:]  # the answer, <|im_end|> and its newline
+            item["labels"] = labels
+        return item
+
+
+def collate(items: list[dict[str, torch.Tensor]], pad_token_id: int, padding_side: str = "right") -> dict:
+    """Pad token fields (right for training, left for generation) and concatenate the video patches."""
+    n = max(len(it["input_ids"]) for it in items)
+    batch: dict[str, torch.Tensor] = {}
+    for key, fill in (("input_ids", pad_token_id), ("attention_mask", 0), ("mm_token_type_ids", 0), ("labels", IGNORE_INDEX)):
+        if key not in items[0]:
+            continue
+        rows = []
+        for it in items:
+            pad = torch.full((n - len(it[key]),), fill, dtype=it[key].dtype)
+            rows.append(torch.cat([it[key], pad] if padding_side == "right" else [pad, it[key]]))
+        batch[key] = torch.stack(rows)
+    shift = [0 if padding_side == "right" else n - len(it["input_ids"]) for it in items]
+    batch["prompt_end"] = torch.stack([it["prompt_end"] + s for it, s in zip(items, shift)])
+    batch["pixel_values_videos"] = torch.cat([it["pixel_values_videos"] for it in items])
+    batch["video_grid_thw"] = torch.cat([it["video_grid_thw"] for it in items])
+    return batch
