@@ -46,3 +46,38 @@ class VideoAnnotation:
         for start, end in self.intervals:
             labels[max(0, start) : min(n, end + 1)] = 1
         return labels
+
+
+@dataclass
+class Caption:
+    """One UCA-style caption segment: times in seconds, segments may overlap."""
+
+    start: float
+    end: float
+    sentence: str
+
+
+@dataclass
+class VideoRecord:
+    """Everything the annotation pipeline needs about one source video (built by a catalog reader).
+
+    ``intervals`` (inclusive frame numbers) and ``boxes`` (frame number -> boxes in 0..1000) are the ground truth
+    where the dataset has it (test sets, SynthCrime); for UCF-Crime training videos only ``category`` is known.
+    """
+
+    video_id: str
+    path: str
+    split: str
+    category: str = NORMAL
+    dataset: str = "ucf_crime"
+    num_frames: int | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    intervals: list[tuple[int, int]] | None = None
+    captions: list[Caption] = field(default_factory=list)
+    boxes: dict[int, list] | None = None  # frame -> list[vanguard.answer.Box]
+
+    @property
+    def anomalous(self) -> bool:
+        return self.category != NORMAL
