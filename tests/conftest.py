@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny backbones built once per session, paths to the real annotation fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The real annotation files (UCF-Crime, UCA, XD-Violence, ShanghaiTech) beside the checkout; CI has them too.
+FIXTURES = Path(os.environ.get("VANGUARD_FIXTURES", ROOT.parent / "shared" / "fixtures" / "vad"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.fail(f"real annotation fixtures not found at {FIXTURES} (set VANGUARD_FIXTURES)")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone_dir(tmp_path_factory) -> Path:
+    """The unit-test tiny Qwen3-VL (well under 1M parameters), built once."""
+    from vanguard.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny_unit"), size="unit", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tiny_backbone_dir):
+    """A loaded Backbone on the unit tiny model (8 frames per subclip, small frames). Do not mutate it."""
+    from vanguard.backbone import Backbone
+
+    return Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64)
