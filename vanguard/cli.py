@@ -45,13 +45,18 @@ def main(argv: list[str] | None = None) -> None:
         print(_usage())
         return
     command, rest = argv[0], argv[1:]
-    if command in LIGHTNING_SUBCOMMANDS:
-        from vanguard.lightning_cli import run_lightning_cli
-
-        run_lightning_cli(argv)
-    elif command in TOOLS:
-        module = importlib.import_module(TOOLS[command][0])
-        module.main(rest)
-    else:
+    if command not in LIGHTNING_SUBCOMMANDS and command not in TOOLS:
         print(f"vanguard: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         raise SystemExit(2)
+    from vanguard.errors import VanguardError
+
+    try:
+        if command in LIGHTNING_SUBCOMMANDS:
+            from vanguard.lightning_cli import run_lightning_cli
+
+            run_lightning_cli(argv)
+        else:
+            importlib.import_module(TOOLS[command][0]).main(rest)
+    except VanguardError as err:  # a user's mistake: one clear line, no traceback from inside a library
+        print(f"vanguard {command}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
