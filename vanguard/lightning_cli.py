@@ -7,12 +7,43 @@ Models and data are given in subclass mode (``model: {class_path: vanguard.stage
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
+
+from vanguard.processing import check_backbone_dir
+
+
+def _backbone_paths(node: Any) -> list[str]:
+    """Every backbone directory a config names: Backbone ``path`` init args and ``backbone_path`` options."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        if str(node.get("class_path", "")).endswith("Backbone") and isinstance(node.get("init_args"), dict):
+            path = node["init_args"].get("path")
+            if path:
+                found.append(path)
+        for key, value in node.items():
+            if key == "backbone_path" and isinstance(value, str):
+                found.append(value)
+            else:
+                found += _backbone_paths(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _backbone_paths(value)
+    return found
 
 
 class VanguardCLI(LightningCLI):
     """LightningCLI with the project's defaults."""
+
+    def before_instantiate_classes(self) -> None:
+        # Check backbone directories before anything is built: jsonargparse would otherwise bury our one-line
+        # error under nested tracebacks of the class instantiation.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        for path in _backbone_paths(config.as_dict()):
+            check_backbone_dir(path)
 
 
 def run_lightning_cli(argv: list[str]) -> VanguardCLI:
@@ -23,6 +54,6 @@ def run_lightning_cli(argv: list[str]) -> VanguardCLI:
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"default_env": True},
-        args=argv,
+        args=None if argv == sys.argv[1:] else argv,
         auto_configure_optimizers=False,
     )

@@ -1,0 +1,117 @@
+"""Issue 2: the tiny Qwen3-VL loads through the Auto* classes like the real one; features, loss, generation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vanguard.answer import Answer, Box, render_answer
+from vanguard.processing import IGNORE_INDEX, collate
+
+TARGET = render_answer(Answer(True, "Fighting", (Box(100, 200, 300, 400, "person"),)))
+
+
+def _frames(t=8, h=120, w=160, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, size=(t, h, w, 3), dtype=np.uint8)
+
+
+def test_tiny_reloads_through_auto_classes(tiny_backbone_dir):
+    from transformers import (
+        AutoModelForImageTextToText,
+        AutoProcessor,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+    )
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_backbone_dir)
+    processor = AutoProcessor.from_pretrained(tiny_backbone_dir)
+    assert isinstance(model, Qwen3VLForConditionalGeneration)
+    assert isinstance(processor, Qwen3VLProcessor)
+    assert model.num_parameters() < 1_000_000
+    cfg = model.config
+    text, vision = cfg.text_config, cfg.vision_config
+    # the structure of Qwen3-VL-4B: deepstack, interleaved mrope, GQA, tied embeddings
+    assert len(vision.deepstack_visual_indexes) >= 1 and max(vision.deepstack_visual_indexes) < vision.depth
+    rope = text.rope_parameters
+    assert rope["mrope_interleaved"] and sum(rope["mrope_section"]) == text.head_dim // 2
+    assert text.num_attention_heads % text.num_key_value_heads == 0 and text.num_key_value_heads < text.num_attention_heads
+    assert cfg.tie_word_embeddings and model.lm_head.weight.data_ptr() == model.model.language_model.embed_tokens.weight.data_ptr()
+    tok = processor.tokenizer
+    assert cfg.video_token_id == tok.convert_tokens_to_ids("<|video_pad|>")
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
+    assert tok.convert_ids_to_tokens(tok.encode("<think>", add_special_tokens=False)) == ["<think>"]
+
+
+def test_demo_size_has_a_few_million_parameters(tmp_path):
+    import json
+
+    from vanguard.tiny import build_tiny
+
+    build_tiny(tmp_path, size="demo")
+    params = json.loads((tmp_path / "vanguard_tiny.json").read_text())["params"]
+    assert 1_000_000 < params < 20_000_000
+
+
+def test_pooled_features_shape(tiny_backbone):
+    enc = tiny_backbone.encoder
+    items = [enc.encode(_frames(seed=s), 30.0, list(range(0, 16, 2))) for s in range(3)]
+    batch = collate(items, tiny_backbone.tokenizer.pad_token_id, padding_side="left")
+    feats = tiny_backbone.features(batch)
+    assert feats.shape == (3, tiny_backbone.feature_size)
+    assert tiny_backbone.feature_size == 2 * tiny_backbone.text_hidden_size  # pooling="both"
+    assert torch.isfinite(feats).all()
+
+
+def test_features_do_not_depend_on_padding(tiny_backbone):
+    enc = tiny_backbone.encoder
+    short = enc.encode(_frames(h=64, w=64), 30.0, list(range(8)))
+    long = enc.encode(_frames(seed=1), 30.0, list(range(8)))
+    alone = tiny_backbone.features(collate([short], tiny_backbone.tokenizer.pad_token_id, "left"))
+    padded = tiny_backbone.features(collate([short, long], tiny_backbone.tokenizer.pad_token_id, "left"))
+    assert torch.allclose(alone[0], padded[0], atol=1e-4)
+
+
+def test_labels_cover_exactly_the_answer_tokens(tiny_backbone):
+    enc = tiny_backbone.encoder
+    tok = tiny_backbone.tokenizer
+    item = enc.encode(_frames(), 30.0, list(range(8)), target=TARGET)
+    ids, labels = item["input_ids"], item["labels"]
+    answer_ids = tok.encode(TARGET + "<|im_end|>\n", add_special_tokens=False)
+    supervised = (labels != IGNORE_INDEX).nonzero().flatten()
+    # one contiguous run at the very end, equal token by token to the answer + <|im_end|> + newline
+    assert supervised.tolist() == list(range(len(ids) - len(answer_ids), len(ids)))
+    assert labels[supervised].tolist() == answer_ids == ids[supervised].tolist()
+    assert (labels[: len(ids) - len(answer_ids)] == IGNORE_INDEX).all()
+    # the prompt_end token is the newline after "assistant", just before the answer
+    assert int(item["prompt_end"]) == len(ids) - len(answer_ids) - 1
+
+
+def test_lm_loss_is_finite_and_backpropagates(tiny_backbone_dir):
+    from vanguard.backbone import Backbone
+
+    bb = Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64)
+    item = bb.encoder.encode(_frames(), 30.0, list(range(8)), target=TARGET)
+    feats, loss = bb(collate([item], bb.tokenizer.pad_token_id))
+    assert torch.isfinite(loss) and loss.item() > 0
+    loss.backward()
+    assert bb.model.model.visual.patch_embed.proj.weight.grad is not None
+
+
+def test_generate_returns_text(tiny_backbone):
+    enc = tiny_backbone.encoder
+    batch = collate([enc.encode(_frames(seed=s), 30.0, list(range(8))) for s in range(2)], tiny_backbone.tokenizer.pad_token_id, "left")
+    texts = tiny_backbone.generate(batch, max_new_tokens=6)
+    assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_wrong_backbone_path_is_one_clear_error(tmp_path):
+    from vanguard.backbone import Backbone
+    from vanguard.errors import BackboneNotFoundError
+
+    with pytest.raises(BackboneNotFoundError, match="does not exist"):
+        Backbone(str(tmp_path / "nope"))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text("{}")
+    with pytest.raises(BackboneNotFoundError, match="lacks tokenizer"):
+        Backbone(str(tmp_path / "half"))
