@@ -78,13 +78,15 @@ class SubclipEncoder:
         frame_indices: Sequence[int],
         target: str | None = None,
         reasoning: bool = False,
+        question: str | None = None,
     ) -> dict[str, torch.Tensor]:
         """Frames (T, H, W, 3) uint8 -> processor outputs for one sample, plus ``labels`` when ``target`` is set
-        and ``prompt_end`` (index of the last prompt token, which sees the whole video but not the target)."""
+        and ``prompt_end`` (index of the last prompt token, which sees the whole video but not the target).
+        ``question`` replaces the anomaly question (used by backbone pretraining)."""
         from transformers.video_utils import VideoMetadata
 
         t, h, w, _ = frames.shape
-        messages = conversation(reasoning, target)
+        messages = conversation(reasoning, target, question)
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=target is None)
         meta = VideoMetadata(
             total_num_frames=t, fps=float(fps), width=w, height=h, frames_indices=[int(i) for i in frame_indices]

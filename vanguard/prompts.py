@@ -18,9 +18,12 @@ def question(reasoning: bool) -> str:
     return text + (_THINK if reasoning else "")
 
 
-def conversation(reasoning: bool, target: str | None = None) -> list[dict]:
-    """Chat messages: the user's video + question, and the assistant's target when training."""
-    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question(reasoning)}]}]
+def conversation(reasoning: bool, target: str | None = None, question_text: str | None = None) -> list[dict]:
+    """Chat messages: the user's video + question, and the assistant's target when training.
+
+    ``question_text`` replaces the anomaly question (backbone pretraining asks for a caption instead)."""
+    text = question_text if question_text is not None else question(reasoning)
+    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": text}]}]
     if target is not None:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": target}]})
     return messages

@@ -52,10 +52,9 @@ def info(path: Path, num_frames: int = 16, width: int = 320, height: int = 240, 
     }, indent=2))
 
 
-COMMANDS = {"tiny": tiny, "info": info}
-
-
 def main(argv: list[str]) -> None:
     from jsonargparse import CLI
 
-    CLI(COMMANDS, args=argv, as_positional=True)
+    from vanguard.pretrain import pretrain_backbone
+
+    CLI({"tiny": tiny, "info": info, "pretrain": pretrain_backbone}, args=argv, as_positional=True, prog="vanguard backbone")

@@ -1,0 +1,152 @@
+"""``python -m vanguard backbone pretrain``: teach a tiny backbone to see, by captioning surveillance clips.
+
+The real Qwen3-VL-4B arrives pretrained; its frozen features already mean something, which is what stage 1's
+classifier warmup relies on. A freshly initialised tiny model has no such features, so it gets a short generic
+pretraining first: describe a clip with the UCA-style captions of the segments it overlaps, on videos of a split of
+their own (never the videos the curriculum is evaluated on). Every parameter trains; the result is saved as a new
+backbone directory that ``from_pretrained`` loads like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from vanguard.data.annotations import VideoRecord
+from vanguard.processing import SubclipEncoder, collate
+from vanguard.video import decode_clip
+
+CAPTION_QUESTION = "Describe what happens in this surveillance clip."
+
+
+def caption_target(record: VideoRecord, start_s: float, end_s: float) -> str | None:
+    """The sentences of the caption segments overlapping ``[start_s, end_s]``, in time order."""
+    hits = sorted((c for c in record.captions if c.end > start_s and c.start < end_s), key=lambda c: c.start)
+    text = " ".join(c.sentence.strip() for c in hits)
+    return text or None
+
+
+class CaptionClips(Dataset):
+    """Random windows of the given videos with their caption targets; frames decoded once, kept as uint8."""
+
+    def __init__(self, records: list[VideoRecord], encoder: SubclipEncoder, num_frames: int, frame_stride: int,
+                 windows_per_video: int, seed: int):
+        rng = random.Random(seed)
+        self.encoder = encoder
+        self.items: list[tuple[np.ndarray, float, list[int], str]] = []
+        span = num_frames * frame_stride
+        for record in records:
+            frames = decode_clip(record.path)
+            fps = float(record.fps or 25.0)
+            if len(frames) < span:
+                continue
+            for _ in range(windows_per_video):
+                start = rng.randrange(0, len(frames) - span + 1)
+                idx = list(range(start, start + span, frame_stride))
+                target = caption_target(record, idx[0] / fps, idx[-1] / fps)
+                if target:
+                    self.items.append((frames[idx], fps, idx, target))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        frames, fps, idx, target = self.items[i]
+        return self.encoder.encode(frames, fps, idx, target=target, question=CAPTION_QUESTION)
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
+def pretrain_backbone(
+    backbone: Path,
+    data: Path,
+    out: Path,
+    dataset: str = "synthcrime",
+    split: str = "train",
+    steps: int = 300,
+    batch_size: int = 8,
+    lr: float = 1e-3,
+    num_frames: int = 16,
+    frame_stride: int = 2,
+    frame_pixels: int = 128 * 96,
+    windows_per_video: int = 6,
+    num_workers: int = 1,
+    seed: int = 0,
+) -> Path:
+    """Caption-pretrain a (tiny) backbone and save it as a new backbone directory.
+
+    Args:
+        backbone: the backbone directory to start from (e.g. one written by ``backbone tiny``).
+        data: a dataset root in UCF-Crime layout with UCA-style captions (e.g. a SynthCrime set of its own).
+        out: where to write the pretrained backbone directory.
+        dataset: catalog name of ``data`` (``synthcrime``, ``ucf_crime``).
+        split: which split of ``data`` to caption.
+        steps: optimisation steps.
+        batch_size: clips per step.
+        lr: peak learning rate (AdamW, linear warmup then cosine decay).
+        num_frames: frames per clip.
+        frame_stride: source frames between sampled frames.
+        frame_pixels: pixel budget per frame.
+        windows_per_video: random clips drawn from each video.
+        num_workers: DataLoader workers running the processor.
+        seed: seed of the window draw, the data order and the initialisation of nothing else.
+    """
+    from tqdm import tqdm
+    from transformers import AutoModelForImageTextToText
+
+    from vanguard.data.catalog import load_catalog
+
+    torch.manual_seed(seed)
+    records = load_catalog(data, dataset=dataset, split=split)
+    encoder = SubclipEncoder(str(backbone), frame_pixels=frame_pixels)
+    clips = CaptionClips(records, encoder, num_frames, frame_stride, windows_per_video, seed)
+    if len(clips) < batch_size:
+        raise ValueError(f"{data}: only {len(clips)} captioned clips in split {split!r}; need at least {batch_size}")
+    model = AutoModelForImageTextToText.from_pretrained(str(backbone), trust_remote_code=False)
+    model.train()
+    pad = encoder.tokenizer.pad_token_id
+    loader = DataLoader(clips, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=num_workers,
+                        collate_fn=lambda items: collate(items, pad), worker_init_fn=_worker_init,
+                        persistent_workers=num_workers > 0, generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps))))
+    keys = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "labels")
+    losses: list[float] = []
+    start = time.time()
+    bar = tqdm(total=steps, desc="pretrain (captioning)", unit="step")
+    while len(losses) < steps:
+        for batch in loader:
+            loss = model(**{k: batch[k] for k in keys}).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+            if len(losses) >= steps:
+                break
+    bar.close()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    encoder.processor.save_pretrained(out)
+    summary = {"from": str(backbone), "data": str(data), "split": split, "clips": len(clips), "steps": steps,
+               "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-20:])),
+               "seconds": round(time.time() - start, 1)}
+    (out / "pretrain.json").write_text(json.dumps(summary, indent=2))
+    print(f"pretrained {len(clips)} clips x {steps} steps: caption loss {summary['first_loss']:.2f} -> "
+          f"{summary['final_loss']:.2f} in {summary['seconds']} s; saved to {out}")
+    return out
