@@ -80,7 +80,9 @@ def read_box_annotation(path: str | os.PathLike) -> dict[str, dict[int, list[Pix
 
 def to_relative(frames: Mapping[int, list[PixelBox]], width: int, height: int, label: str) -> dict[int, list[Box]]:
     """Pixel boxes -> :class:`vanguard.answer.Box` in 0..1000 of a ``width`` x ``height`` frame."""
-    return {f: [Box.from_pixels(*b, width=width, height=height, label=label) for b in boxes] for f, boxes in frames.items()}
+    return {
+        f: [Box.from_pixels(*b, width=width, height=height, label=label) for b in boxes] for f, boxes in frames.items()
+    }
 
 
 def write_box_annotation(path: str | os.PathLike, boxes: Mapping[str, Mapping[int, list[PixelBox]]]) -> None:

@@ -29,8 +29,13 @@ SPLITS = ("train", "val", "test", "all")
 _TAG = {"train": "Train", "val": "Val", "test": "Test"}
 
 
-def load_catalog(root: str | os.PathLike, dataset: str = "ucf_crime", split: str = "test", videos_dir: str = "videos",
-                 probe_videos: bool = True) -> list[VideoRecord]:
+def load_catalog(
+    root: str | os.PathLike,
+    dataset: str = "ucf_crime",
+    split: str = "test",
+    videos_dir: str = "videos",
+    probe_videos: bool = True,
+) -> list[VideoRecord]:
     """The videos of one split of a dataset root, with all the ground truth its files hold.
 
     Args:
@@ -85,7 +90,9 @@ def _ucf_layout(root: Path, vroot: Path, dataset: str, split: str) -> list[Video
     records = []
     for sp in wanted:
         entries = ucf_crime.read_split_list(root / f"Anomaly_{_TAG[sp]}.txt")
-        ann_file = root / ("Temporal_Anomaly_Annotation.txt" if sp == "test" else f"Temporal_Anomaly_Annotation_{_TAG[sp]}.txt")
+        ann_file = root / (
+            "Temporal_Anomaly_Annotation.txt" if sp == "test" else f"Temporal_Anomaly_Annotation_{_TAG[sp]}.txt"
+        )
         temporal = {a.video_id: a for a in ucf_crime.read_temporal_annotation(ann_file)} if ann_file.exists() else None
         for entry in entries:
             vid, cat = ucf_crime.video_id(entry), ucf_crime.category_of(entry)
@@ -97,8 +104,11 @@ def _ucf_layout(root: Path, vroot: Path, dataset: str, split: str) -> list[Video
                 if ann.category != cat:
                     raise ValueError(f"{ann_file}: {vid} is {ann.category}, its split list says {cat}")
                 intervals = list(ann.intervals)
-            records.append(VideoRecord(vid, str(vroot / entry), sp, cat, dataset, intervals=intervals,
-                                       captions=captions.get(vid, [])))
+            records.append(
+                VideoRecord(
+                    vid, str(vroot / entry), sp, cat, dataset, intervals=intervals, captions=captions.get(vid, [])
+                )
+            )
     return records
 
 
@@ -114,8 +124,9 @@ def _xd_layout(root: Path, vroot: Path, split: str) -> list[VideoRecord]:
     records = []
     for path in sorted(vroot.glob("*.mp4")):
         ann = xd_violence.annotation_for_video(path.name, anns)
-        records.append(VideoRecord(ann.video_id, str(path), "test", ann.category, "xd_violence",
-                                   intervals=list(ann.intervals)))
+        records.append(
+            VideoRecord(ann.video_id, str(path), "test", ann.category, "xd_violence", intervals=list(ann.intervals))
+        )
     return records
 
 
@@ -127,6 +138,9 @@ def _sht_layout(root: Path, vroot: Path, split: str) -> list[VideoRecord]:
             found = sorted(vroot.glob(f"{vid}.*"))
             path = found[0] if found else vroot / f"{vid}.mp4"
             cat = NORMAL if not ann.intervals else shanghaitech.ANOMALY
-            records.append(VideoRecord(vid, str(path), sp, cat, "shanghaitech", num_frames=ann.num_frames,
-                                       intervals=list(ann.intervals)))
+            records.append(
+                VideoRecord(
+                    vid, str(path), sp, cat, "shanghaitech", num_frames=ann.num_frames, intervals=list(ann.intervals)
+                )
+            )
     return records

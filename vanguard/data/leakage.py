@@ -94,11 +94,15 @@ def dataset_root_sources(root: str | os.PathLike) -> tuple[dict[str, list[str]],
     train, test = {}, {}
     for tag in ("Train", "Val"):
         if (root / f"Anomaly_{tag}.txt").exists():
-            train[str(root / f"Anomaly_{tag}.txt")] = [normalize(e) for e in ucf_crime.read_split_list(root / f"Anomaly_{tag}.txt")]
+            train[str(root / f"Anomaly_{tag}.txt")] = [
+                normalize(e) for e in ucf_crime.read_split_list(root / f"Anomaly_{tag}.txt")
+            ]
         if (root / f"UCFCrime_{tag}.json").exists():
             train[str(root / f"UCFCrime_{tag}.json")] = ids_from_file(str(root / f"UCFCrime_{tag}.json"))
     if (root / "Anomaly_Test.txt").exists():
-        test[str(root / "Anomaly_Test.txt")] = [normalize(e) for e in ucf_crime.read_split_list(root / "Anomaly_Test.txt")]
+        test[str(root / "Anomaly_Test.txt")] = [
+            normalize(e) for e in ucf_crime.read_split_list(root / "Anomaly_Test.txt")
+        ]
     if (root / "SH_Train.txt").exists():
         train[str(root / "SH_Train.txt")] = shanghaitech.read_split(root / "SH_Train.txt")
     if (root / "SH_Test.txt").exists():
@@ -116,5 +120,7 @@ def report(overlaps: list[Overlap], train_sources: dict[str, list[str]], test_se
             n = len(o.videos) if o else 0
             flag = "LEAK" if n else "ok  "
             example = f"  e.g. {', '.join(o.videos[:3])}" if o else ""
-            lines.append(f"{flag} {n:4d} of {len(set(sids)):4d} test videos of {sname} are in {tname} ({len(set(tids))} videos){example}")
+            lines.append(
+                f"{flag} {n:4d} of {len(set(sids)):4d} test videos of {sname} are in {tname} ({len(set(tids))} videos){example}"
+            )
     return "\n".join(lines)

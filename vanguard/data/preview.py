@@ -55,20 +55,34 @@ def render_row(rec: VideoRecord, n: int = 3, zoom: int = 2) -> Image.Image:
     return row
 
 
-def write_preview(root: str | os.PathLike, out: str | os.PathLike, dataset: str = "synthcrime", split: str = "all",
-                  per_category: int = 1, frames: int = 3, zoom: int = 2) -> Path:
-    """Write a PNG grid (one row per example video) for a dataset root; returns the PNG path."""
+def write_preview(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    dataset: str = "synthcrime",
+    split: str = "all",
+    per_category: int = 1,
+    frames: int = 3,
+    zoom: int = 2,
+    colors: int = 0,
+) -> Path:
+    """Write a PNG grid (one row per example video) for a dataset root; returns the PNG path.
+
+    ``colors`` > 0 quantizes to that many colours (a much smaller file, e.g. for documentation)."""
     records = load_catalog(root, dataset=dataset, split=split)
     rows = [render_row(r, frames, zoom) for r in pick_examples(records, per_category)]
     if not rows:
         raise ValueError(f"{root}: no videos to preview")
-    grid = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + 2 * (len(rows) - 1)), (255, 255, 255))
+    grid = Image.new(
+        "RGB", (max(r.width for r in rows), sum(r.height for r in rows) + 2 * (len(rows) - 1)), (255, 255, 255)
+    )
     y = 0
     for r in rows:
         grid.paste(r, (0, y))
         y += r.height + 2
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if colors:
+        grid = grid.quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
     tmp = out.with_name(f".{out.name}.tmp.png")
     grid.save(tmp, optimize=True)
     os.replace(tmp, out)

@@ -52,7 +52,9 @@ def read_uca_json_with_durations(path: str | os.PathLike) -> tuple[dict[str, lis
     return captions, durations
 
 
-def write_uca_json(path: str | os.PathLike, captions: Mapping[str, list[Caption]], durations: Mapping[str, float]) -> None:
+def write_uca_json(
+    path: str | os.PathLike, captions: Mapping[str, list[Caption]], durations: Mapping[str, float]
+) -> None:
     """Write captions in UCA's JSON layout (keys without extension)."""
     data = {
         vid: {

@@ -82,7 +82,9 @@ def read_annotations(path: str | os.PathLike) -> list[VideoAnnotation]:
             if multiclass:
                 code = rest[i]
                 if code not in XD_CODES:
-                    raise AnnotationError(path, line_no, f"unknown class code {code!r}; expected one of {', '.join(XD_CODES)}")
+                    raise AnnotationError(
+                        path, line_no, f"unknown class code {code!r}; expected one of {', '.join(XD_CODES)}"
+                    )
                 cats.append(XD_CODES[code])
             s, e = _int(rest[i + step - 2], path, line_no), _int(rest[i + step - 1], path, line_no)
             if s < 0 or e <= s:
@@ -107,7 +109,9 @@ def write_annotations(path: str | os.PathLike, lines: Iterable[str]) -> None:
     write_text(path, "\n".join(lines))
 
 
-def annotation_for_video(name: str, annotated: dict[str, VideoAnnotation], num_frames: int | None = None) -> VideoAnnotation:
+def annotation_for_video(
+    name: str, annotated: dict[str, VideoAnnotation], num_frames: int | None = None
+) -> VideoAnnotation:
     """The GT of one test video: its annotation line, or no interval for a normal (``_label_A``) video.
 
     A violent video without an annotation line is an error (its ground truth is unknown).

@@ -42,13 +42,23 @@ def synthcrime(out: str, videos: int = 160, zero_shot: int = 40, seed: int = 0, 
 
     m = generate(out, videos=videos, zero_shot=zero_shot, seed=seed, workers=workers)
     for name, counts in m["domains"].items():
-        splits = ", ".join(f"{s} {c['videos']} ({c['anomalous']} anomalous)" for s, c in counts.items() if isinstance(c, dict))
+        splits = ", ".join(
+            f"{s} {c['videos']} ({c['anomalous']} anomalous)" for s, c in counts.items() if isinstance(c, dict)
+        )
         print(f"{name:<13} {counts['resolution']} @ {counts['fps']:g} fps: {splits}; {counts['frames']} frames")
     print(f"wrote {m['videos']} videos to {out} in {m['seconds']:.1f} s")
 
 
-def preview(root: str, out: str = "preview.png", dataset: str = "synthcrime", split: str = "all",
-            per_category: int = 1, frames: int = 3, zoom: int = 2) -> None:
+def preview(
+    root: str,
+    out: str = "preview.png",
+    dataset: str = "synthcrime",
+    split: str = "all",
+    per_category: int = 1,
+    frames: int = 3,
+    zoom: int = 2,
+    colors: int = 0,
+) -> None:
     """Draw frames of one video per category with their ground-truth boxes into a PNG grid.
 
     Args:
@@ -59,10 +69,13 @@ def preview(root: str, out: str = "preview.png", dataset: str = "synthcrime", sp
         per_category: example videos per category.
         frames: frames shown per video (spread over its anomaly).
         zoom: integer upscaling of the frames.
+        colors: quantize the PNG to this many colours (0: keep full colour).
     """
     from vanguard.data.preview import write_preview
 
-    path = write_preview(root, out, dataset=dataset, split=split, per_category=per_category, frames=frames, zoom=zoom)
+    path = write_preview(
+        root, out, dataset=dataset, split=split, per_category=per_category, frames=frames, zoom=zoom, colors=colors
+    )
     print(f"wrote {path}")
 
 
@@ -70,9 +83,13 @@ def _as_list(v: list[str] | str | None) -> list[str]:
     return [] if v is None else [v] if isinstance(v, str) else list(v)
 
 
-def check_leakage(train: list[str] | str | None = None, test: list[str] | str | None = None,
-                  root: list[str] | str | None = None,
-                  fixtures: str = str(DEFAULT_FIXTURES), strict: bool = False) -> None:
+def check_leakage(
+    train: list[str] | str | None = None,
+    test: list[str] | str | None = None,
+    root: list[str] | str | None = None,
+    fixtures: str = str(DEFAULT_FIXTURES),
+    strict: bool = False,
+) -> None:
     """Report training videos that are also test videos, for every (training source, test set) pair.
 
     With no arguments it checks the real split files in the fixtures folder: UCA Train/Val captions against the
@@ -99,7 +116,8 @@ def check_leakage(train: list[str] | str | None = None, test: list[str] | str | 
         for split in ("Train", "Val"):
             train_sources[f"UCA {split} ({csv.name})"] = leakage.ids_from_file(f"{csv}::uca_split={split}")
         test_sets[str(Path(fixtures) / "ucf_crime" / "Anomaly_Test.txt")] = leakage.ids_from_file(
-            str(Path(fixtures) / "ucf_crime" / "Anomaly_Test.txt"))
+            str(Path(fixtures) / "ucf_crime" / "Anomaly_Test.txt")
+        )
     if not train_sources or not test_sets:
         raise SystemExit("check-leakage: give both training sources and test sets (or --root)")
     overlaps = leakage.find_overlaps(train_sources, test_sets)

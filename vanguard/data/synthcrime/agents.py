@@ -36,8 +36,8 @@ CAR_COLORS = ["red", "blue", "white", "black", "gray", "yellow", "green"]
 def fill(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, color) -> None:
     """Fill a pixel rectangle, clipped to the frame."""
     h, w = img.shape[:2]
-    a, b = max(0, int(round(x0))), min(w, int(round(x1)))
-    c, d = max(0, int(round(y0))), min(h, int(round(y1)))
+    a, b = max(0, int(x0 + 0.5)), min(w, int(x1 + 0.5))  # round half up (coordinates may be slightly negative)
+    c, d = max(0, int(y0 + 0.5)), min(h, int(y1 + 0.5))
     if b > a and d > c:
         img[c:d, a:b] = color
 
@@ -139,15 +139,36 @@ class Person:
         elif pose == AIM:
             x0 = x + face * 4 * s
             fill(img, min(x0, x0 + face * 8 * s), t0 + 1 * s, max(x0, x0 + face * 8 * s), t0 + 3 * s, arm)
-            fill(img, min(x0 + face * 8 * s, x0 + face * 10 * s), t0, max(x0 + face * 8 * s, x0 + face * 10 * s), t0 + 2 * s, (20, 20, 20))
+            fill(
+                img,
+                min(x0 + face * 8 * s, x0 + face * 10 * s),
+                t0,
+                max(x0 + face * 8 * s, x0 + face * 10 * s),
+                t0 + 2 * s,
+                (20, 20, 20),
+            )
         elif pose == CHASE:  # arms up, shouting
             fill(img, x - 6 * s, t0 - 7 * s, x - 4 * s, t0 + 1 * s, arm)
             fill(img, x + 4 * s, t0 - 7 * s, x + 6 * s, t0 + 1 * s, arm)
         elif pose == TALK:  # one slow gesture
             up = (t // 8) % 2
             x0 = x + face * 4 * s
-            fill(img, min(x0, x0 + face * 5 * s), t0 + (2 - 3 * up) * s, max(x0, x0 + face * 5 * s), t0 + (4 - 3 * up) * s, arm)
-            fill(img, x - face * 6 * s if face > 0 else x + 4 * s, t0, x - face * 4 * s if face > 0 else x + 6 * s, t0 + 8 * s, arm)
+            fill(
+                img,
+                min(x0, x0 + face * 5 * s),
+                t0 + (2 - 3 * up) * s,
+                max(x0, x0 + face * 5 * s),
+                t0 + (4 - 3 * up) * s,
+                arm,
+            )
+            fill(
+                img,
+                x - face * 6 * s if face > 0 else x + 4 * s,
+                t0,
+                x - face * 4 * s if face > 0 else x + 6 * s,
+                t0 + 8 * s,
+                arm,
+            )
         else:  # arms at the sides, swinging with the legs
             fill(img, x - 6 * s, t0 - stride * 0.3, x - 4 * s, t0 + 8 * s - stride * 0.3, arm)
             fill(img, x + 4 * s, t0 + stride * 0.3, x + 6 * s, t0 + 8 * s + stride * 0.3, arm)
@@ -197,7 +218,9 @@ class Car:
         fill(img, min(x - d * 14 * s, x - d * 12 * s), y - 3 * s, max(x - d * 14 * s, x - d * 12 * s), y, (170, 20, 20))
         if self.crashed is not None and self.crashed[t]:  # crumpled front
             fill(img, min(front, front - d * 6 * s), y - 5 * s, max(front, front - d * 6 * s), y + 5 * s, (60, 55, 50))
-            fill(img, min(front, front - d * 3 * s), y - 6 * s, max(front, front - d * 3 * s), y - 3 * s, (150, 150, 150))
+            fill(
+                img, min(front, front - d * 3 * s), y - 6 * s, max(front, front - d * 3 * s), y - 3 * s, (150, 150, 150)
+            )
         if self.hazard is not None and self.hazard[t] and (t // 3) % 2 == 0:
             for hx in (x - 14 * s, x + 12 * s):
                 for hy in (y - 5 * s, y + 3 * s):
@@ -253,8 +276,15 @@ def hide_outside(p: Person, w: int, h: int) -> None:
             p.visible[t] = False
 
 
-def wander(rng: np.random.Generator, scene: Scene, T: int, fps: float, start: int = 0, end: int | None = None,
-           jogger: bool = False) -> tuple[Person, list[tuple[int, int, str]]]:
+def wander(
+    rng: np.random.Generator,
+    scene: Scene,
+    T: int,
+    fps: float,
+    start: int = 0,
+    end: int | None = None,
+    jogger: bool = False,
+) -> tuple[Person, list[tuple[int, int, str]]]:
     """A passer-by: crosses the frame along a walk band, maybe pausing, re-entering after leaving.
 
     Returns the person and caption segments (one per crossing).
@@ -294,7 +324,9 @@ def wander(rng: np.random.Generator, scene: Scene, T: int, fps: float, start: in
     return p, caps
 
 
-def traffic(rng: np.random.Generator, scene: Scene, T: int, fps: float, gaps: list[tuple[int, int]] = ()) -> tuple[list[Car], list[tuple[int, int, str]]]:
+def traffic(
+    rng: np.random.Generator, scene: Scene, T: int, fps: float, gaps: list[tuple[int, int]] = ()
+) -> tuple[list[Car], list[tuple[int, int, str]]]:
     """Cars driving along every lane, entering at random times; no car is on screen during ``gaps`` frames."""
     cars, caps = [], []
     s, w = scene.scale, scene.width

@@ -50,7 +50,15 @@ SCENES_FOR = {
     "Shooting": ("street", "parking", "plaza", "shop", "highway", "campus"),
 }
 #: how many people an anomaly's actors take from the video's people budget
-PEOPLE_USED = {"Fighting": 2, "Robbery": 2, "RoadAccidents": 0, "Explosion": 1, "Arson": 1, "Vandalism": 1, "Shooting": 2}
+PEOPLE_USED = {
+    "Fighting": 2,
+    "Robbery": 2,
+    "RoadAccidents": 0,
+    "Explosion": 1,
+    "Arson": 1,
+    "Vandalism": 1,
+    "Shooting": 2,
+}
 
 
 @dataclass
@@ -195,7 +203,7 @@ def fighting(ctx: Ctx, a: int, b: int) -> Event:
 
 
 def robbery(ctx: Ctx, a: int, b: int) -> Event:
-    s, w, fps = ctx.scene.scale, ctx.scene.width, ctx.fps
+    s, w = ctx.scene.scale, ctx.scene.width
     xv, y = ctx.spot(0.3, 0.7)
     d = 1 if ctx.rng.random() < 0.5 else -1  # walking direction of the victim
     victim = ctx.person()
@@ -218,7 +226,7 @@ def robbery(ctx: Ctx, a: int, b: int) -> Event:
     robber.bag_on[(a + struggle) // 2 :] = True
     run = d if (w - xv if d > 0 else xv) > w / 2 else -d  # run towards the farther edge
     run_speed = ctx.run_speed()
-    exit_t = leave(ctx, robber, struggle + 1, (float(robber.x[struggle]), y), run, run_speed, RUN)
+    leave(ctx, robber, struggle + 1, (float(robber.x[struggle]), y), run, run_speed, RUN)
     hide_outside(robber, w, ctx.scene.height)
     vis = np.flatnonzero(robber.visible[struggle:])
     end = struggle + int(vis[-1]) if len(vis) else struggle
@@ -226,7 +234,9 @@ def robbery(ctx: Ctx, a: int, b: int) -> Event:
     down = struggle + ctx.sec(0.8)
     victim.x[struggle + 1 : down + 1], victim.y[struggle + 1 : down + 1] = xv, y
     set_span(victim, struggle + 1, down, FALLEN, run)
-    t = walk_segment(victim, down + 1, (xv, y), (xv + run * 0.35 * (end - down) * run_speed, y), run_speed * 0.35, CHASE)
+    t = walk_segment(
+        victim, down + 1, (xv, y), (xv + run * 0.35 * (end - down) * run_speed, y), run_speed * 0.35, CHASE
+    )
     victim.pose[end + 1 :] = STAND
     if t < end:
         set_span(victim, t, end, CHASE, run)
@@ -239,9 +249,12 @@ def robbery(ctx: Ctx, a: int, b: int) -> Event:
     nv, nr = victim.caption_name, robber.caption_name
     ctx.say(a - ctx.sec(3), a, f"A {nv} with a bag walks along the {ctx.scene.place}; a {nr} follows quickly behind.")
     ctx.say(a, struggle, f"The {nr} grabs the bag of the {nv} and they struggle over it {ctx.where(xv)}.")
-    ctx.say(struggle, end, f"The {nr} pushes the {nv} to the ground and runs away with the bag; the victim chases after them.")
+    ctx.say(
+        struggle,
+        end,
+        f"The {nr} pushes the {nv} to the ground and runs away with the bag; the victim chases after them.",
+    )
     ctx.cast.people += [victim, robber]
-    _ = fps
     return Event("Robbery", a, end, [victim, robber])
 
 
@@ -274,17 +287,33 @@ def road_accident(ctx: Ctx, a: int, b: int) -> Event:
         car.hazard[a + ctx.sec(0.4) : b + 1] = True
     # afterwards both drive off slowly, the second one back into its lane
     pa = (float(ca.x[b]), ya)
-    lerp(ca.x, ca.y, b + 1, b + 1 + int(abs((w + 20 * s if da > 0 else -20 * s) - pa[0]) / (va * 0.6)), pa,
-         (w + 20 * s if da > 0 else -20 * s, ya))
+    lerp(
+        ca.x,
+        ca.y,
+        b + 1,
+        b + 1 + int(abs((w + 20 * s if da > 0 else -20 * s) - pa[0]) / (va * 0.6)),
+        pa,
+        (w + 20 * s if da > 0 else -20 * s, ya),
+    )
     pb = (float(cb.x[b]), ya + 2 * s)
-    lerp(cb.x, cb.y, b + 1, b + 1 + int(abs((w + 20 * s if db > 0 else -20 * s) - pb[0]) / (vb * 0.6)), pb,
-         (w + 20 * s if db > 0 else -20 * s, yb))
+    lerp(
+        cb.x,
+        cb.y,
+        b + 1,
+        b + 1 + int(abs((w + 20 * s if db > 0 else -20 * s) - pb[0]) / (vb * 0.6)),
+        pb,
+        (w + 20 * s if db > 0 else -20 * s, yb),
+    )
     for car in (ca, cb):
         car.visible[:] = (car.x > -16 * s) & (car.x < w + 16 * s) & (np.arange(ctx.T) >= min(ta, tb, a))
         car.visible[: max(0, ta if car is ca else tb)] = False
     ctx.cast.effects.append(fx.Debris(ctx.rng, xc, ya + 4 * s, s, a, b))
     ctx.say(ta, a, f"A {ca.caption_name} drives along the road; a {cb.caption_name} comes the other way.")
-    ctx.say(a - ctx.sec(1), a + ctx.sec(1), f"The {cb.caption_name} swerves into the wrong lane and crashes head-on into the {ca.caption_name} in the middle of the road.")
+    ctx.say(
+        a - ctx.sec(1),
+        a + ctx.sec(1),
+        f"The {cb.caption_name} swerves into the wrong lane and crashes head-on into the {ca.caption_name} in the middle of the road.",
+    )
     ctx.say(a, b, "Both cars stop with crumpled fronts and their hazard lights flashing; debris lies on the road.")
     ctx.say(b, b + ctx.sec(4), "The two damaged cars slowly drive away.")
     ctx.cast.cars += [ca, cb]
@@ -311,7 +340,9 @@ def explosion(ctx: Ctx, a: int, b: int) -> Event:
     leave(ctx, p, a + 1, near, -d, ctx.run_speed(), RUN)
     hide_outside(p, ctx.scene.width, ctx.scene.height)
     ctx.cast.people.append(p)
-    ctx.say(a, a + ctx.sec(1.5), f"An explosion goes off at {what} {ctx.where(x)} with a bright flash and a ball of fire.")
+    ctx.say(
+        a, a + ctx.sec(1.5), f"An explosion goes off at {what} {ctx.where(x)} with a bright flash and a ball of fire."
+    )
     ctx.say(a + ctx.sec(1), b, f"Thick grey smoke rises from the spot while a {p.caption_name} runs away.")
     return Event("Explosion", a, b, [blast])
 
@@ -338,7 +369,9 @@ def arson(ctx: Ctx, a: int, b: int) -> Event:
     ctx.cast.effects += [fx.Scorch(x, y, s, a + ctx.sec(2.0)), fire]
     ctx.cast.people.append(p)
     ctx.say(a - ctx.sec(2), a + ctx.sec(1.4), f"A {p.caption_name} walks up to {what} and crouches down next to it.")
-    ctx.say(a + ctx.sec(0.7), b, f"Flames appear at {what} {ctx.where(x)} and the fire grows while the person hurries away.")
+    ctx.say(
+        a + ctx.sec(0.7), b, f"Flames appear at {what} {ctx.where(x)} and the fire grows while the person hurries away."
+    )
     return Event("Arson", a, b, [fire, _During(p, a, crouch_end + ctx.sec(0.6))])
 
 
@@ -431,7 +464,9 @@ def meeting(ctx: Ctx) -> None:
     for p in (p1, p2):
         hide_outside(p, ctx.scene.width, ctx.scene.height)
     ctx.cast.people += [p1, p2]
-    ctx.say(t - ctx.sec(2), t1, f"A {p1.caption_name} and a {p2.caption_name} meet {ctx.where(mx)} and talk for a while.")
+    ctx.say(
+        t - ctx.sec(2), t1, f"A {p1.caption_name} and a {p2.caption_name} meet {ctx.where(mx)} and talk for a while."
+    )
     ctx.say(t1, t1 + ctx.sec(3), "They say goodbye and walk off in opposite directions.")
 
 
@@ -497,4 +532,3 @@ def add_normal_behaviours(ctx: Ctx, people_left: int) -> int:
         w, h, s = ctx.scene.width, ctx.scene.height, ctx.scene.scale
         ctx.cast.effects.append(fx.Sign(r, r.uniform(0.05, 0.8) * w, r.uniform(0.02, 0.2) * h, s, ctx.fps))
     return people_left
-

@@ -32,7 +32,9 @@ class Fire:
 
     layer = 1
 
-    def __init__(self, rng: np.random.Generator, x: float, y: float, scale: float, t0: int, t_full: int, t1: int, T: int):
+    def __init__(
+        self, rng: np.random.Generator, x: float, y: float, scale: float, t0: int, t_full: int, t1: int, T: int
+    ):
         self.x, self.y, self.s, self.t0, self.t_full, self.t1 = x, y, scale, t0, t_full, t1
         self.flicker = rng.uniform(0.55, 1.25, (T, 6))
         self.offsets = rng.uniform(-1, 1, (T, 6))
@@ -70,7 +72,9 @@ class Blast:
 
     layer = 1
 
-    def __init__(self, rng: np.random.Generator, x: float, y: float, scale: float, t0: int, t1: int, fps: float, T: int):
+    def __init__(
+        self, rng: np.random.Generator, x: float, y: float, scale: float, t0: int, t1: int, fps: float, T: int
+    ):
         self.x, self.y, self.s, self.t0, self.t1 = x, y, scale, t0, t1
         self.flash_end = t0 + max(2, int(0.35 * fps))
         self.ball_end = self.flash_end + max(2, int(0.6 * fps))
@@ -158,7 +162,14 @@ class Damage:
         h, w = img.shape[:2]
         if n > len(self.strikes) // 2:  # broken through: a dark hole in the middle
             cx, cy = p.center
-            fill(img, cx - (p.x1 - p.x0) * 0.25, cy - (p.y1 - p.y0) * 0.25, cx + (p.x1 - p.x0) * 0.2, cy + (p.y1 - p.y0) * 0.3, (20, 20, 25))
+            fill(
+                img,
+                cx - (p.x1 - p.x0) * 0.25,
+                cy - (p.y1 - p.y0) * 0.25,
+                cx + (p.x1 - p.x0) * 0.2,
+                cy + (p.y1 - p.y0) * 0.3,
+                (20, 20, 25),
+            )
         for pts in self.cracks[:n]:
             for x, y in pts:
                 if 0 <= x < w and 0 <= y < h:
@@ -216,7 +227,9 @@ class Sign:
 
     def __init__(self, rng: np.random.Generator, x: float, y: float, scale: float, fps: float):
         self.x, self.y, self.s = x, y, scale
-        self.color = tuple(int(v) for v in rng.choice([(255, 80, 180), (80, 220, 255), (255, 240, 120), (255, 130, 40)]))
+        self.color = tuple(
+            int(v) for v in rng.choice([(255, 80, 180), (80, 220, 255), (255, 240, 120), (255, 130, 40)])
+        )
         self.period = max(2, int(rng.uniform(0.3, 1.2) * fps))
 
     def box(self, t: int):

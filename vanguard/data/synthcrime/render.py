@@ -19,9 +19,18 @@ PALETTES = {
 }
 
 _FONT = {  # 3x5 digits for the on-screen clock
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001010010010",
-    "8": "111101111101111", "9": "111101111001111", ":": "000010000010000", "-": "000000111000000",
+    "0": "111101101101111",
+    "1": "010110010010111",
+    "2": "111001111100111",
+    "3": "111001111001111",
+    "4": "101101111001001",
+    "5": "111100111001111",
+    "6": "111100111101111",
+    "7": "111001010010010",
+    "8": "111101111101111",
+    "9": "111101111001111",
+    ":": "000010000010000",
+    "-": "000000111000000",
 }
 
 
@@ -39,15 +48,24 @@ class Look:
 def sample_look(rng: np.random.Generator, palette: str) -> Look:
     brightness = rng.uniform(0.72, 1.18)
     gain = np.array([rng.uniform(*r) for r in PALETTES[palette]], np.float32) * brightness
-    return Look(gain, float(rng.uniform(1.5, 5.0)), float(rng.uniform(0.0, 0.12)), float(rng.uniform(60, 240)),
-                float(rng.uniform(0, 2 * np.pi)), bool(rng.random() < 0.8), int(rng.integers(0, 86400)))
+    return Look(
+        gain,
+        float(rng.uniform(1.5, 5.0)),
+        float(rng.uniform(0.0, 0.12)),
+        float(rng.uniform(60, 240)),
+        float(rng.uniform(0, 2 * np.pi)),
+        bool(rng.random() < 0.8),
+        int(rng.integers(0, 86400)),
+    )
+
+
+_GLYPHS = {ch: np.array([b == "1" for b in bits], bool).reshape(5, 3) for ch, bits in _FONT.items()}
 
 
 def _draw_text(img: np.ndarray, x: int, y: int, text: str, color=(235, 235, 235)) -> None:
     for ch in text:
-        bits = _FONT.get(ch)
-        if bits is not None:
-            glyph = np.array([int(b) for b in bits], bool).reshape(5, 3)
+        glyph = _GLYPHS.get(ch)
+        if glyph is not None:
             region = img[y : y + 5, x : x + 3]
             if region.shape[:2] == (5, 3):
                 region[glyph] = color

@@ -33,13 +33,39 @@ class Domain:
     categories: tuple[str, ...]
 
 
-SYNTHCRIME = Domain("synthcrime", 160, 120, 12.0, (12.0, 16.0), 1.0, ("day", "day", "dusk"),
-                    ("street", "parking", "plaza", "shop"),
-                    ("Fighting", "Robbery", "RoadAccidents", "Explosion", "Arson", "Vandalism", "Shooting"))
-XD_STYLE = Domain("xd_violence", 192, 108, 24.0, (7.0, 9.0), 1.25, ("night", "film"),
-                  ("street", "highway", "parking", "plaza"), ("Fighting", "Shooting", "RoadAccidents", "Explosion"))
-SHT_STYLE = Domain("shanghaitech", 176, 112, 15.0, (9.0, 11.0), 0.85, ("overcast",),
-                   ("campus", "plaza"), ("Fighting", "Robbery", "Vandalism", "Arson"))
+SYNTHCRIME = Domain(
+    "synthcrime",
+    160,
+    120,
+    12.0,
+    (12.0, 16.0),
+    1.0,
+    ("day", "day", "dusk"),
+    ("street", "parking", "plaza", "shop"),
+    ("Fighting", "Robbery", "RoadAccidents", "Explosion", "Arson", "Vandalism", "Shooting"),
+)
+XD_STYLE = Domain(
+    "xd_violence",
+    192,
+    108,
+    24.0,
+    (7.0, 9.0),
+    1.25,
+    ("night", "film"),
+    ("street", "highway", "parking", "plaza"),
+    ("Fighting", "Shooting", "RoadAccidents", "Explosion"),
+)
+SHT_STYLE = Domain(
+    "shanghaitech",
+    176,
+    112,
+    15.0,
+    (9.0, 11.0),
+    0.85,
+    ("overcast",),
+    ("campus", "plaza"),
+    ("Fighting", "Robbery", "Vandalism", "Arson"),
+)
 DOMAINS = {d.name: d for d in (SYNTHCRIME, XD_STYLE, SHT_STYLE)}
 
 
@@ -56,13 +82,20 @@ class Video:
     cars: int = 0
 
 
-def make_video(domain: Domain, category: str, seed: np.random.SeedSequence,
-               scene_seed: np.random.SeedSequence | None = None, scene_kind: str | None = None) -> Video:
+def make_video(
+    domain: Domain,
+    category: str,
+    seed: np.random.SeedSequence,
+    scene_seed: np.random.SeedSequence | None = None,
+    scene_kind: str | None = None,
+) -> Video:
     """Generate one video of ``category`` (or Normal). ``scene_seed`` fixes the background (one camera, many
     videos, as in ShanghaiTech); otherwise the scene is the video's own."""
     rng = np.random.default_rng(seed)
     if scene_kind is None:
-        kinds = domain.scene_kinds if category == NORMAL else [k for k in domain.scene_kinds if k in SCENES_FOR[category]]
+        kinds = (
+            domain.scene_kinds if category == NORMAL else [k for k in domain.scene_kinds if k in SCENES_FOR[category]]
+        )
         scene_kind = str(rng.choice(kinds))
     scene_rng = np.random.default_rng(scene_seed) if scene_seed is not None else rng
     scene = make_scene(scene_rng, scene_kind, domain.width, domain.height, domain.zoom)

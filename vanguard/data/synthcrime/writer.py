@@ -52,12 +52,23 @@ class Job:
 
 def _run(job: Job) -> dict:
     """Render, encode and write one video; return its ground truth (runs in a worker process)."""
-    v = make_video(DOMAINS[job.domain], job.category, np.random.SeedSequence(job.seed),
-                   np.random.SeedSequence(job.scene_seed) if job.scene_seed is not None else None)
+    v = make_video(
+        DOMAINS[job.domain],
+        job.category,
+        np.random.SeedSequence(job.seed),
+        np.random.SeedSequence(job.scene_seed) if job.scene_seed is not None else None,
+    )
     data = encode_mp4(v.frames, v.fps)
     return {
-        "job": job, "bytes": data, "num_frames": len(v.frames), "fps": v.fps, "width": v.frames.shape[2],
-        "height": v.frames.shape[1], "interval": v.interval, "boxes": v.boxes, "captions": v.captions,
+        "job": job,
+        "bytes": data,
+        "num_frames": len(v.frames),
+        "fps": v.fps,
+        "width": v.frames.shape[2],
+        "height": v.frames.shape[1],
+        "interval": v.interval,
+        "boxes": v.boxes,
+        "captions": v.captions,
         "scene": v.scene,
     }
 
@@ -79,8 +90,16 @@ def plan(videos: int, zero_shot: int, seed: int) -> list[Job]:
                 vid = f"Normal_Videos_{k:03d}_x264" if split == "test" else f"Normal_Videos{k:03d}_x264"
             else:
                 vid = f"{cat}{k:03d}_x264"
-            jobs.append(Job("synthcrime", vid, "videos/" + ucf_crime.split_entry(cat, vid, split), split, cat,
-                            (seed, 0, len(jobs))))
+            jobs.append(
+                Job(
+                    "synthcrime",
+                    vid,
+                    "videos/" + ucf_crime.split_entry(cat, vid, split),
+                    split,
+                    cat,
+                    (seed, 0, len(jobs)),
+                )
+            )
     xd = DOMAINS["xd_violence"]
     for i in range(zero_shot):
         cat = NORMAL if i % 2 else xd.categories[(i // 2) % len(xd.categories)]
@@ -143,7 +162,9 @@ def _counts(rs: list[dict]) -> dict:
 
 def _annotation(r: dict) -> VideoAnnotation:
     j = r["job"]
-    return VideoAnnotation(j.video_id, j.category, [tuple(r["interval"])] if r["interval"] else [], r["num_frames"], r["fps"])
+    return VideoAnnotation(
+        j.video_id, j.category, [tuple(r["interval"])] if r["interval"] else [], r["num_frames"], r["fps"]
+    )
 
 
 def _write_ucf(root: Path, rs: list[dict]) -> None:
@@ -154,8 +175,12 @@ def _write_ucf(root: Path, rs: list[dict]) -> None:
         ann_name = "Temporal_Anomaly_Annotation.txt" if split == "test" else f"Temporal_Anomaly_Annotation_{tag}.txt"
         ucf_crime.write_temporal_annotation(root / ann_name, [_annotation(r) for r in sub])
         caps = {r["job"].video_id: [Caption(*c) for c in r["captions"]] for r in sub}
-        uca.write_uca_json(root / f"UCFCrime_{tag}.json", caps, {r["job"].video_id: r["num_frames"] / r["fps"] for r in sub})
-        box_io.write_box_annotation(root / f"{tag}_annotation.pkl", {r["job"].video_id: r["boxes"] for r in sub if r["boxes"]})
+        uca.write_uca_json(
+            root / f"UCFCrime_{tag}.json", caps, {r["job"].video_id: r["num_frames"] / r["fps"] for r in sub}
+        )
+        box_io.write_box_annotation(
+            root / f"{tag}_annotation.pkl", {r["job"].video_id: r["boxes"] for r in sub if r["boxes"]}
+        )
 
 
 def _write_xd(root: Path, rs: list[dict]) -> None:
@@ -170,7 +195,9 @@ def _write_xd(root: Path, rs: list[dict]) -> None:
 
 def _write_sht(root: Path, rs: list[dict]) -> None:
     for split, name in (("train", "SH_Train.txt"), ("test", "SH_Test.txt")):
-        sub = sorted((r for r in rs if r["job"].split == split), key=lambda r: (r["interval"] is None, r["job"].video_id))
+        sub = sorted(
+            (r for r in rs if r["job"].split == split), key=lambda r: (r["interval"] is None, r["job"].video_id)
+        )
         shanghaitech.write_split(root / name, [r["job"].video_id for r in sub])
     box_io.write_box_annotation(root / "Test_annotation.pkl", {r["job"].video_id: r["boxes"] for r in rs if r["boxes"]})
     for r in rs:
