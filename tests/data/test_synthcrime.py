@@ -161,3 +161,18 @@ def test_normal_and_anomalous_videos_have_as_many_agents():
         v = make_video(SYNTHCRIME, cat, np.random.SeedSequence((11, i)))
         people[cat != NORMAL].append(v.people)
     assert abs(np.mean(people[True]) - np.mean(people[False])) <= 1.5
+
+
+def test_shanghaitech_cameras_are_fixed():
+    from vanguard.data.synthcrime.world import SHT_STYLE
+
+    cam = np.random.SeedSequence((0, 3, 2))
+    videos = [
+        make_video(SHT_STYLE, c, np.random.SeedSequence((0, 2, i)), cam)
+        for i, c in enumerate(["Fighting", NORMAL, "Arson"])
+    ]
+    assert len({v.scene for v in videos}) == 1
+    # same background: the median frame of each video is close to the others' (people and lighting aside)
+    medians = [np.median(v.frames[::10].astype(np.float32), 0) for v in videos]
+    shape_only = [m / m.mean() for m in medians]
+    assert np.abs(shape_only[0] - shape_only[1]).mean() < 0.08

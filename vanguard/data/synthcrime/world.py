@@ -92,12 +92,15 @@ def make_video(
     """Generate one video of ``category`` (or Normal). ``scene_seed`` fixes the background (one camera, many
     videos, as in ShanghaiTech); otherwise the scene is the video's own."""
     rng = np.random.default_rng(seed)
+    scene_rng = np.random.default_rng(scene_seed) if scene_seed is not None else rng
     if scene_kind is None:
         kinds = (
             domain.scene_kinds if category == NORMAL else [k for k in domain.scene_kinds if k in SCENES_FOR[category]]
         )
-        scene_kind = str(rng.choice(kinds))
-    scene_rng = np.random.default_rng(scene_seed) if scene_seed is not None else rng
+        # one fixed camera: its kind comes from the camera's seed (every category of such a domain fits every kind)
+        scene_kind = str(scene_rng.choice(domain.scene_kinds if scene_seed is not None else kinds))
+        if scene_kind not in kinds:
+            raise ValueError(f"{category} cannot happen in a {scene_kind} scene of domain {domain.name}")
     scene = make_scene(scene_rng, scene_kind, domain.width, domain.height, domain.zoom)
     fps = domain.fps
     T = int(round(rng.uniform(*domain.seconds) * fps))
