@@ -8,8 +8,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The real annotation files (UCF-Crime, UCA, XD-Violence, ShanghaiTech) beside the checkout; CI has them too.
-FIXTURES = Path(os.environ.get("VANGUARD_FIXTURES", ROOT.parent / "shared" / "fixtures" / "vad"))
+
+
+def _find_fixtures() -> Path:
+    """The real annotation files (UCF-Crime, UCA, XD-Violence, ShanghaiTech) in ``shared/`` beside the checkout
+    (CI has them there too), or wherever VANGUARD_FIXTURES points."""
+    if "VANGUARD_FIXTURES" in os.environ:
+        return Path(os.environ["VANGUARD_FIXTURES"])
+    for parent in ROOT.parents:
+        candidate = parent / "shared" / "fixtures" / "vad"
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "fixtures" / "vad"
+
+
+FIXTURES = _find_fixtures()
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
