@@ -71,3 +71,11 @@ def make_records(root: Path, n_train: int = 3, n_val: int = 1, n_test: int = 2, 
 @pytest.fixture
 def records(tmp_path) -> list[VideoRecord]:
     return make_records(tmp_path / "videos")
+
+
+@pytest.fixture(scope="session")
+def tiny_gdino_dir(tmp_path_factory) -> Path:
+    """A tiny GroundingDINO (random weights) built locally, once."""
+    from vanguard.annotate.tiny_gdino import build_tiny_gdino
+
+    return build_tiny_gdino(tmp_path_factory.mktemp("tiny_gdino"), seed=0)

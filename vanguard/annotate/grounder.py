@@ -50,7 +50,7 @@ def phrases_to_prompt(phrases) -> str:
 
 def clean_label(raw: str, phrases) -> str:
     """A box's label: the first teacher phrase its text span contains, else the cleaned span, else phrase one."""
-    text = " ".join(re.sub(r"\[(CLS|SEP|PAD|UNK|MASK)\]|[.,]", " ", raw.lower()).split())
+    text = " ".join(re.sub(r"\[(cls|sep|pad|unk|mask)\]|[.,]", " ", raw.lower()).split())
     for phrase in phrases:
         if phrase and phrase in text:
             return phrase
