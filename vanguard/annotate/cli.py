@@ -180,6 +180,13 @@ def annotate(
     subclips = sum(stats["subclips"].values())
     print(f"annotate: {sum(stats['samples'].values())} samples ({stats['samples']}), rejected "
           f"{stats['rejected_total'] or 0}, in {seconds:.1f} s this run -> {out}")
+    rejected = sum(stats["rejected_total"].values())
+    if subclips and rejected > subclips / 2:
+        import sys
+
+        print(f"annotate: warning: {rejected} of {subclips} subclips were rejected ({stats['rejected_total']}); "
+              "check the teacher (model directory, max_new_tokens, prompt) before training on these shards",
+              file=sys.stderr)
     stats["run_seconds"], stats["run_subclips_total"] = round(seconds, 3), subclips
     return stats
 
