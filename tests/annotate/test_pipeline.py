@@ -1,0 +1,108 @@
+"""The annotate pipeline end to end, in process: shards, schema, decord, stats vs ground truth, rules."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from conftest import WINDOWS, make_records
+from helpers import ground_truth, read_samples, run_annotate
+
+from vanguard.annotate.grounder import GroundingDinoGrounder
+from vanguard.annotate.teacher import REJECT_REASONS, QwenTeacher, ScriptedTeacher
+from vanguard.data.annotations import VideoRecord
+from vanguard.data.subclips import WindowConfig
+from vanguard.errors import ConfigError
+from vanguard.video import decode_clip
+
+
+def test_scripted_annotation_matches_ground_truth(tmp_path, records):
+    out = tmp_path / "shards"
+    stats = run_annotate(records, out, WINDOWS, maxcount=3)
+    rows = read_samples(out)
+    truth = ground_truth(records, WINDOWS)
+    assert Counter((split, key) for split, key, *_ in rows) == Counter(truth.keys())  # every subclip exactly once
+    by_id = {r.video_id: r for r in records}
+    for split, key, meta, mp4, shard in rows:
+        assert split == meta["split"] and shard.startswith("shard-r0-")
+        frames = decode_clip(mp4)  # decord reads the subclip's own mp4: its sampled frames only
+        assert frames.shape == (len(meta["frame_indices"]), 64, 96, 3)
+        assert meta["label"] == truth[(split, key)]
+        record = by_id[meta["video_id"]]
+        expected = record.boxes[meta["frame_indices"][-1]] if meta["label"] else []
+        assert [b["bbox_2d"] for b in meta["boxes"]] == [[b.x1, b.y1, b.x2, b.y2] for b in expected]
+        assert meta["teacher"] == "scripted" and meta["grounder"] == "oracle" and meta["reasoning"]
+    # stats agree with the ground truth
+    saved = json.loads((out / "stats.json").read_text())
+    for split in ("train", "val", "test"):
+        labels = [v for (s, _), v in truth.items() if s == split]
+        assert saved["samples"][split] == len(labels) == stats["samples"][split]
+        assert saved["anomalous"][split] == sum(labels)
+        fighting = [v for (s, k), v in truth.items() if s == split and k.startswith("Fighting")]
+        cell = saved["per_category"][split]["Fighting"]
+        assert cell["samples"] == len(fighting) and cell["anomalous_fraction"] == round(sum(fighting) / len(fighting), 4)
+        assert saved["boxes_per_sample"][split]["histogram"].get("2", 0) == sum(labels)
+    assert saved["rejected_total"] == {}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["teacher"] == "scripted" and manifest["grounder"] == "oracle"
+    assert manifest["options"]["windows"]["length"] == 16 and manifest["leakage"]["allow_test_leakage"] is False
+    assert manifest["source"]["videos"] == {"train": 3, "val": 1, "test": 2}
+    # running again finds everything done: nothing new, nothing duplicated
+    before = sorted(p.name for p in out.rglob("*.tar"))
+    run_annotate(records, out, WINDOWS, maxcount=3)
+    assert sorted(p.name for p in out.rglob("*.tar")) == before
+    assert len(read_samples(out)) == len(rows)
+
+
+def test_test_videos_in_training_shards_are_refused(tmp_path, records):
+    leak = VideoRecord(**{**records[-1].__dict__, "split": "train"})  # a test video listed for training
+    with pytest.raises(ConfigError, match="test videos would go into training shards"):
+        run_annotate(records + [leak], tmp_path / "a", WINDOWS)
+    run_annotate(records + [leak], tmp_path / "b", WINDOWS, allow_test_leakage=True)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["leakage"] == {"allow_test_leakage": True, "leaked_videos": [leak.video_id]}
+
+
+def test_other_settings_into_the_same_output_are_refused(tmp_path, records):
+    run_annotate(records[:1], tmp_path / "s", WINDOWS)
+    with pytest.raises(ConfigError, match="other settings"):
+        run_annotate(records[:1], tmp_path / "s", WindowConfig(length=16, stride=16, num_frames=8))
+
+
+def test_corrupt_video_is_counted_not_fatal(tmp_path, records):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    broken = VideoRecord("Broken_000", str(bad), "test", "Normal", "synthcrime", intervals=[])
+    stats = run_annotate(records + [broken], tmp_path / "s", WINDOWS)
+    assert stats["rejected"]["test"] == {"decode_error": 1}
+    assert stats["videos"]["test"] == 3  # the broken one is done (recorded), not retried forever
+
+
+def test_training_videos_without_intervals(tmp_path):
+    records = make_records(tmp_path / "v", n_train=2, n_val=0, n_test=0, with_test_labels=False)
+    run_annotate(records, tmp_path / "s", WINDOWS)
+    rows = read_samples(tmp_path / "s")
+    labels = {meta["video_id"]: set() for _, _, meta, _, _ in rows}
+    for _, _, meta, _, _ in rows:
+        labels[meta["video_id"]].add(meta["label"])
+    assert labels == {"Fighting_train_000": {1}, "Normal_train_001": {0}}  # the teacher decided; normal is normal
+
+
+def test_tiny_qwen_teacher_and_grounding_dino(tmp_path, tiny_backbone_dir, tiny_gdino_dir):
+    records = make_records(tmp_path / "v", n_train=1, n_val=0, n_test=1)
+    teacher = QwenTeacher(str(tiny_backbone_dir), max_new_tokens=12, max_retries=1, batch_size=4,
+                          frame_pixels=64 * 64)
+    grounder = GroundingDinoGrounder(str(tiny_gdino_dir), threshold=0.0, text_threshold=0.0, max_boxes=2)
+    stats = run_annotate(records, tmp_path / "s", WINDOWS, teacher=teacher, grounder=grounder)
+    total = len(ground_truth(records, WINDOWS))
+    assert stats["run_subclips_total"] == total
+    assert sum(stats["rejected_total"].values()) + sum(stats["samples"].values()) == total
+    assert set(stats["rejected_total"]) <= set(REJECT_REASONS) and stats["rejected_total"]
+    for *_, meta, _, _ in read_samples(tmp_path / "s"):  # whatever was written validates (read_samples checks)
+        assert meta["teacher"] == teacher.id
+    # the real grounder behind the scripted teacher: every anomalous sample gets GroundingDINO's boxes
+    run_annotate(records, tmp_path / "g", WINDOWS, teacher=ScriptedTeacher(), grounder=grounder)
+    rows = read_samples(tmp_path / "g")
+    assert rows and all(meta["grounder"] == grounder.id for _, _, meta, _, _ in rows)
+    assert all(len(meta["boxes"]) == (2 if meta["label"] else 0) for _, _, meta, _, _ in rows)

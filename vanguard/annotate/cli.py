@@ -1,0 +1,198 @@
+"""``python -m vanguard annotate --config experiments/<exp>/annotate.yaml``: annotate subclips into shards.
+
+The config is the signature of :func:`annotate` (jsonargparse): ``source``, ``out``, ``windows``, ``teacher`` and
+``grounder`` (``class_path`` / ``init_args``), ``trainer`` (accelerator, devices, num_nodes, strategy: annotation
+spreads over GPUs and SLURM nodes like training), shard and loader options, and ``allow_test_leakage``. Run it
+again after a kill: finished videos are skipped and the rest is done, without duplicates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vanguard.annotate.grounder import Grounder, OracleGrounder
+from vanguard.annotate.teacher import ScriptedTeacher, Teacher
+from vanguard.data.annotations import AnnotationError, VideoRecord
+from vanguard.data.subclips import WindowConfig
+from vanguard.errors import ConfigError
+
+
+@dataclass
+class Source:
+    """Which videos to annotate.
+
+    Args:
+        dataset: catalog name (``synthcrime``, ``ucf_crime``, ...), read with ``vanguard.data.catalog.load_catalog``.
+        root: the dataset's root directory (its on-disk layout is the catalog reader's business).
+        splits: splits to annotate; the test split is always read to enforce the leakage rule.
+        records_file: a JSON records file (:mod:`vanguard.annotate.records`) used instead of the catalog.
+        limit: annotate at most this many videos per split (quick looks); None = all.
+    """
+
+    dataset: str = "synthcrime"
+    root: Path | None = None
+    splits: list[str] = field(default_factory=lambda: ["train", "val", "test"])
+    records_file: Path | None = None
+    limit: int | None = None
+
+
+@dataclass
+class TrainerOptions:
+    """The Lightning Trainer that spreads the work (one share of the videos per rank).
+
+    Args:
+        accelerator: ``cpu``, ``gpu``, ``auto``...
+        devices: devices per node (an int, a list of ids, or ``auto``).
+        num_nodes: nodes (SLURM is detected by Lightning: one task per device).
+        strategy: ``auto``, ``ddp`` (CPU ranks use gloo), ...
+        precision: Lightning precision (the teacher and grounder set their own weight dtype).
+    """
+
+    accelerator: str = "auto"
+    devices: int | str | list[int] = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None
+
+
+def _catalog(source: Source) -> tuple[list[VideoRecord], set[str]]:
+    """The records of the requested splits, and the ids of the test videos (for the leakage rule)."""
+    if source.records_file is not None:
+        from vanguard.annotate.records import load_records
+
+        everything = load_records(source.records_file)
+        records = [r for r in everything if r.split in source.splits]
+        test_ids = {r.video_id for r in everything if r.split == "test"}
+    else:
+        if source.root is None:
+            raise ConfigError("source.root (the dataset directory) or source.records_file must be given")
+        try:
+            from vanguard.data.catalog import load_catalog
+        except ImportError:
+            raise ConfigError("vanguard.data.catalog is not available; use source.records_file") from None
+        records = [r for split in source.splits for r in load_catalog(source.root, dataset=source.dataset, split=split)]
+        tests = records if "test" in source.splits else load_catalog(source.root, dataset=source.dataset, split="test")
+        test_ids = {r.video_id for r in tests if r.split == "test"}
+        try:  # the leakage module's list, where the dataset has one (e.g. UCF-Crime's official test list)
+            from vanguard.data import leakage
+
+            if hasattr(leakage, "test_video_ids"):
+                test_ids |= set(leakage.test_video_ids(source.root, dataset=source.dataset))
+        except ImportError:
+            pass
+    if source.limit is not None:
+        per_split: dict[str, int] = {}
+        kept = []
+        for r in sorted(records, key=lambda r: (r.split, r.video_id)):
+            per_split[r.split] = per_split.get(r.split, 0) + 1
+            if per_split[r.split] <= source.limit:
+                kept.append(r)
+        records = kept
+    return records, test_ids
+
+
+def leaked_videos(records: list[VideoRecord], test_ids: set[str]) -> list[str]:
+    """Ids of test videos that would go into non-test shards."""
+    return sorted({r.video_id for r in records if r.split != "test" and r.video_id in test_ids})
+
+
+def _init_args(obj) -> dict:
+    return {"class_path": f"{type(obj).__module__}.{type(obj).__name__}",
+            "init_args": {k: v for k, v in vars(obj).items() if isinstance(v, (int, float, str, bool)) and k != "id"}}
+
+
+def annotate(
+    out: Path,
+    source: Source = Source(),
+    windows: WindowConfig = WindowConfig(),
+    teacher: Teacher | None = None,
+    grounder: Grounder | None = None,
+    trainer: TrainerOptions = TrainerOptions(),
+    maxcount: int = 1000,
+    maxsize: float = 1e9,
+    num_workers: int = 0,
+    windows_per_item: int = 64,
+    allow_test_leakage: bool = False,
+) -> dict:
+    """Cut videos into subclips, have the teacher and grounder annotate them, write WebDataset shards.
+
+    Args:
+        out: shard root: ``<out>/{train,val,test}/shard-r{rank}-*.tar``, ``manifest.json``, ``stats.json``.
+        source: which videos (catalog or records file) and splits.
+        windows: subclip length, stride, sampled frames and the anomalous-fraction rule.
+        teacher: the teacher (``class_path``/``init_args``); default the scripted teacher (SynthCrime).
+        grounder: the grounder; default the oracle (ground-truth boxes, SynthCrime).
+        trainer: accelerator, devices, nodes and strategy of the Lightning Trainer.
+        maxcount: samples per shard (a shard closes between videos once it has this many).
+        maxsize: bytes per shard (checked between videos too).
+        num_workers: DataLoader workers decoding source videos and encoding subclip mp4s, per rank.
+        windows_per_item: subclips decoded together (bounds memory on very long videos).
+        allow_test_leakage: let test videos into train/val shards (recorded in the manifest); refused otherwise.
+    """
+    from lightning.pytorch import Trainer
+
+    from vanguard.annotate.module import AnnotatorModule
+    from vanguard.annotate.writer import ShardPredictionWriter, check_manifest
+
+    teacher = teacher or ScriptedTeacher()
+    grounder = grounder or OracleGrounder()
+    try:
+        records, test_ids = _catalog(source)
+    except AnnotationError as err:
+        raise ConfigError(str(err)) from None
+    if not records:
+        raise ConfigError(f"no videos to annotate in {source.records_file or source.root} (splits {source.splits})")
+    leaked = leaked_videos(records, test_ids)
+    if leaked and not allow_test_leakage:
+        raise ConfigError(f"{len(leaked)} test videos would go into training shards (e.g. {leaked[0]}); "
+                          "set allow_test_leakage: true to allow it (it is recorded in the manifest)")
+    fingerprint = {"teacher": teacher.id, "grounder": grounder.id, "windows": dataclasses.asdict(windows)}
+    check_manifest(out, fingerprint)
+    per_split = {s: sum(r.split == s for r in records) for s in source.splits}
+    manifest = {
+        "source": {"dataset": source.dataset, "root": str(source.root) if source.root else None,
+                   "records_file": str(source.records_file) if source.records_file else None,
+                   "splits": source.splits, "videos": per_split, "limit": source.limit},
+        "teacher": teacher.id, "grounder": grounder.id, "fingerprint": fingerprint,
+        "options": {"windows": dataclasses.asdict(windows), "teacher": _init_args(teacher),
+                    "grounder": _init_args(grounder), "maxcount": maxcount, "maxsize": maxsize},
+        "leakage": {"allow_test_leakage": allow_test_leakage, "leaked_videos": leaked},
+    }
+    writer = ShardPredictionWriter(out, maxcount=maxcount, maxsize=maxsize, manifest=manifest)
+    module = AnnotatorModule(teacher, grounder, records, windows, num_workers=num_workers,
+                             windows_per_item=windows_per_item)
+    pl_trainer = Trainer(
+        accelerator=trainer.accelerator, devices=trainer.devices, num_nodes=trainer.num_nodes,
+        strategy=trainer.strategy, precision=trainer.precision, callbacks=[writer], logger=False,
+        enable_checkpointing=False, use_distributed_sampler=False, default_root_dir=str(out),
+    )
+    start = time.perf_counter()
+    pl_trainer.predict(module, return_predictions=False)
+    seconds = time.perf_counter() - start
+    if pl_trainer.global_rank != 0:
+        return {}
+    import json
+
+    stats = json.loads((Path(out) / "stats.json").read_text(encoding="utf-8"))
+    subclips = sum(stats["subclips"].values())
+    print(f"annotate: {sum(stats['samples'].values())} samples ({stats['samples']}), rejected "
+          f"{stats['rejected_total'] or 0}, in {seconds:.1f} s this run -> {out}")
+    rejected = sum(stats["rejected_total"].values())
+    if subclips and rejected > subclips / 2:
+        import sys
+
+        print(f"annotate: warning: {rejected} of {subclips} subclips were rejected ({stats['rejected_total']}); "
+              "check the teacher (model directory, max_new_tokens, prompt) before training on these shards",
+              file=sys.stderr)
+    stats["run_seconds"], stats["run_subclips_total"] = round(seconds, 3), subclips
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry of ``python -m vanguard annotate``."""
+    from jsonargparse import CLI
+
+    CLI(annotate, args=argv, as_positional=False)
