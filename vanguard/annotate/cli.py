@@ -69,20 +69,15 @@ def _catalog(source: Source) -> tuple[list[VideoRecord], set[str]]:
     else:
         if source.root is None:
             raise ConfigError("source.root (the dataset directory) or source.records_file must be given")
-        try:
-            from vanguard.data.catalog import load_catalog
-        except ImportError:
-            raise ConfigError("vanguard.data.catalog is not available; use source.records_file") from None
+        from vanguard.data.catalog import load_catalog
+
         records = [r for split in source.splits for r in load_catalog(source.root, dataset=source.dataset, split=split)]
         tests = records if "test" in source.splits else load_catalog(source.root, dataset=source.dataset, split="test")
         test_ids = {r.video_id for r in tests if r.split == "test"}
-        try:  # the leakage module's list, where the dataset has one (e.g. UCF-Crime's official test list)
-            from vanguard.data import leakage
+        from vanguard.data import leakage
 
-            if hasattr(leakage, "test_video_ids"):
-                test_ids |= set(leakage.test_video_ids(source.root, dataset=source.dataset))
-        except ImportError:
-            pass
+        # the root's own test lists too (e.g. UCF-Crime's official test list), named as leakage.normalize writes them
+        test_ids |= leakage.test_video_ids(source.root, dataset=source.dataset)
     if source.limit is not None:
         per_split: dict[str, int] = {}
         kept = []

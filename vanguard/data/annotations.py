@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vanguard.categories import NORMAL
+from vanguard.errors import VanguardError
 
 
-class AnnotationError(ValueError):
+class AnnotationError(VanguardError, ValueError):
     """A malformed annotation line or file; the message names the file, the line and what was expected."""
 
     def __init__(self, path, line_no: int | None, message: str):

@@ -110,6 +110,12 @@ def dataset_root_sources(root: str | os.PathLike) -> tuple[dict[str, list[str]],
     return train, test
 
 
+def test_video_ids(root: str | os.PathLike, dataset: str = "ucf_crime") -> set[str]:
+    """Every video id a dataset root lists as test (the set annotation must keep out of training shards)."""
+    _, test_sets = dataset_root_sources(root)
+    return {vid for ids in test_sets.values() for vid in ids}
+
+
 def report(overlaps: list[Overlap], train_sources: dict[str, list[str]], test_sets: dict[str, list[str]]) -> str:
     """A human-readable summary, one line per (source, test set) pair."""
     lines = []

@@ -127,11 +127,14 @@ def check_leakage(
         raise SystemExit(1)
 
 
+from vanguard.annotate.inspect import inspect as _inspect  # noqa: E402  (shard summaries live with annotation)
+
 #: subcommand name -> function (one line each; add new subcommands here)
 SUBCOMMANDS = {
     "synthcrime": synthcrime,
     "preview": preview,
     "check-leakage": check_leakage,
+    "inspect": _inspect,
 }
 
 
