@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -210,7 +211,9 @@ def main() -> None:
           f"naive loader work {naive_decode_share:.0%} (the rest is the processor: resize, patchify, chat template)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other processes take "
           "CPU from the wall-clock figures unevenly; the per-CPU-second figures do not depend on them)")
-    print(f"total benchmark time {time.perf_counter() - t0:.0f} s; work folder {work}")
+    print(f"total benchmark time {time.perf_counter() - t0:.0f} s")
+    if a.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def tight_loop_naive(windows, metas, backbone, frame_pixels, num_frames, n: int) -> float:
