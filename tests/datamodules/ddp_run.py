@@ -1,4 +1,4 @@
-"""A real 2-process CPU DDP (gloo) fit over subclip shards; launched by test_ddp.py as a subprocess.
+"""A real 2-process CPU DDP (gloo) fit over subclip shards; launched by test_datamodule_ddp.py as a subprocess.
 
 Usage: python ddp_run.py SHARDS BACKBONE OUT_DIR. Each rank writes OUT_DIR/rank<r>.json with its training batch
 count per epoch and the validation keys it saw per epoch.
