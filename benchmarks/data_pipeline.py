@@ -1,0 +1,231 @@
+"""Throughput of the subclip data pipeline against its no-pipeline limit and a naive loader (prints a table).
+
+Three measurements over the same subclips (same processes count, same processor, same target text):
+
+1. pipeline: ``SubclipDataModule.train_dataloader()`` (tar shards -> shuffle -> decord decode -> SubclipEncoder ->
+   collate in ``W`` workers), steady state (worker start-up excluded);
+2. no-pipeline limit: the same samples' mp4 bytes held in memory, ``decode_clip`` + ``SubclipEncoder.encode`` in a
+   tight loop in ``W`` processes: what the pipeline cannot beat; ``pipeline / limit`` is its own overhead;
+3. naive: a map-style dataset in a DataLoader with ``W`` workers that opens each SOURCE video (a ~15 s mp4,
+   keyframe every second) and seeks to the subclip's frames, then the same processor.
+
+It also prints the share of the tight loop spent decoding. Data: synthetic 320x240 30 fps H.264 written by
+``tests.helpers.shards.write_test_shards`` (16 frames sampled every 6th source frame: a 3.2 s window as in vanguard.data.subclips; 5 windows per 16 s source video), the
+unit tiny backbone's real processor. Targets: pipeline >= 0.8 x limit and >= 3 x naive.
+
+Usage: ``PYTHONPATH=. python benchmarks/data_pipeline.py [--workers 2] [--samples 320]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from datamodules import SubclipDataModule  # noqa: E402
+from datamodules.eval_index import index_shards, read_entry  # noqa: E402
+from datamodules.streams import SubclipProcessor, subsample_positions  # noqa: E402
+from tests.helpers.shards import write_test_shards  # noqa: E402
+from vanguard.processing import collate  # noqa: E402
+from vanguard.schema import decode  # noqa: E402
+from vanguard.tiny import build_tiny  # noqa: E402
+from vanguard.video import decode_clip  # noqa: E402
+
+TARGET = "answer"
+#: the project's windows (vanguard/data/subclips.py): 16 frames sampled over 96 source frames (3.2 s at 30 fps)
+STRIDE, CLIPS = 6, 5
+PREFETCH = 4  # the datamodule's prefetch_factor; the naive loader gets the same
+
+
+def tight_loop(args) -> tuple[int, float, float, float]:
+    """One process of the no-pipeline limit: ``(samples, seconds, CPU seconds, seconds decoding)`` after a
+    warm-up."""
+    samples, n, backbone, frame_pixels, num_frames = args
+    torch.set_num_threads(1)  # as in DataLoader workers
+    proc = SubclipProcessor(backbone, frame_pixels, num_frames, TARGET, with_target=True)
+
+    def one(i: int) -> float:
+        meta, mp4 = samples[i % len(samples)]
+        t0 = time.perf_counter()
+        frames = decode_clip(mp4, subsample_positions(len(meta["frame_indices"]), meta["keyframe"], num_frames))
+        t1 = time.perf_counter()
+        proc.encode_frames(frames, meta)
+        return t1 - t0
+
+    one(0)
+    start, cpu, decoding = time.perf_counter(), time.process_time(), 0.0
+    for i in range(n):
+        decoding += one(i)
+    return n, time.perf_counter() - start, time.process_time() - cpu, decoding
+
+
+class NaiveSourceSeek(torch.utils.data.Dataset):
+    """The naive loader: open the source video, seek to the subclip's frames, process."""
+
+    def __init__(self, windows, metas, backbone, frame_pixels, num_frames):
+        self.windows, self.metas = windows, metas
+        self.proc = SubclipProcessor(backbone, frame_pixels, num_frames, TARGET, with_target=True)
+        self.num_frames = num_frames
+        self.decode_seconds = 0.0
+
+    def __len__(self):
+        return len(self.windows)
+
+    def __getitem__(self, i):
+        path, window = self.windows[i]
+        meta = self.metas[i]
+        idx = [window[p] for p in subsample_positions(len(window), len(window) - 1, self.num_frames)]
+        t0 = time.perf_counter()
+        frames = decode_clip(path, idx)
+        self.decode_seconds += time.perf_counter() - t0
+        item = self.proc.encode_frames(frames, meta)
+        item["_decode_s"] = self.decode_seconds
+        return item
+
+
+def naive_collate(pad_id):
+    def fn(items):
+        batch = collate([{k: v for k, v in it.items() if k not in ("label", "category", "meta", "_decode_s")}
+                         for it in items], pad_id)
+        batch["_decode_s"] = max(it["_decode_s"] for it in items)
+        return batch
+    return fn
+
+
+def cpu_seconds(procs: list) -> float:
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def rate_of(loader, n_samples: int, skip_batches: int) -> tuple[float, float]:
+    """Steady state of a loader: ``(subclips per wall second, subclips per CPU second of the main process and
+    its workers)``. The first ``skip_batches`` (worker start-up and whatever the prefetch queues buffered
+    meanwhile) are not timed."""
+    it = iter(loader)
+    for _ in range(skip_batches):
+        next(it)
+    procs = [psutil.Process()] + psutil.Process().children(recursive=True)
+    cpu0, start, done = cpu_seconds(procs), time.perf_counter(), 0
+    while done < n_samples:
+        done += next(it)["input_ids"].shape[0]
+    wall, cpu = time.perf_counter() - start, cpu_seconds(procs) - cpu0
+    del it  # stops the workers before the next measurement
+    return done / wall, done / cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2, help="DataLoader workers = tight-loop processes")
+    ap.add_argument("--samples", type=int, default=96, help="subclips timed per measurement and round")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the median is reported)")
+    ap.add_argument("--source-gop", type=int, default=250, help="keyframe interval of the source videos "
+                    "(250 = libx264's default, as in UCF-Crime's *_x264.mp4 files)")
+    ap.add_argument("--videos", type=int, default=8, help="source videos (5 subclips of 3.2 s each)")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--frame-pixels", type=int, default=128 * 128)
+    ap.add_argument("--num-frames", type=int, default=16)
+    ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    work = Path(a.dir or tempfile.mkdtemp(prefix="vanguard_bench_"))
+    t0 = time.perf_counter()
+    backbone = str(build_tiny(work / "tiny", size="unit", seed=0))
+    data = write_test_shards(work / "shards", n_videos=a.videos, clips_per_video=CLIPS, splits=("train",),
+                             shards_per_split=4, frames_per_clip=16, stride=STRIDE, width=320, height=240, fps=30.0,
+                             source_dir=work / "sources", source_gop=a.source_gop)
+    split = data["splits"]["train"]
+    raws = [read_entry(e, {}) for e in index_shards(split["shards"])]
+    decoded = [decode(r) for r in raws]
+    samples = [(meta, mp4) for _, meta, mp4 in decoded]
+    mp4_kib = sum(len(m) for _, m in samples) / len(samples) / 1024
+    print(f"# {len(samples)} subclips (16 frames 320x240, {mp4_kib:.1f} KiB mp4 each) from {a.videos} source videos "
+          f"of {CLIPS * 16 * STRIDE / 30:.1f} s (keyframe every {a.source_gop} frames); data written in {time.perf_counter() - t0:.1f} s; {a.workers} workers/processes, "
+          f"{os.cpu_count()} cores, frame_pixels={a.frame_pixels}, num_frames={a.num_frames}", flush=True)
+
+    w = a.workers
+    skip = (PREFETCH + 1) * w
+    dm = SubclipDataModule(str(work / "shards"), backbone, frame_pixels=a.frame_pixels, num_frames=a.num_frames,
+                           batch_size=a.batch_size, num_workers=w, shuffle_buffer=100, batches_per_epoch=10**6,
+                           target=TARGET)
+    share = [samples[i::w] for i in range(w)]
+    windows = [split["sources"][key] for key, _, _ in decoded]
+    metas = [dict(meta, key=key) for key, meta, _ in decoded]
+    naive_ds = NaiveSourceSeek(windows, metas, backbone, a.frame_pixels, a.num_frames)
+    sampler = torch.utils.data.RandomSampler(naive_ds, replacement=True, num_samples=10**6)
+    naive_loader = torch.utils.data.DataLoader(naive_ds, batch_size=a.batch_size, sampler=sampler, num_workers=w,
+                                               collate_fn=naive_collate(naive_ds.proc.pad_token_id),
+                                               prefetch_factor=PREFETCH)
+    # interleaved rounds, so load changes on a shared machine hit all three alike
+    rates: dict[str, list[tuple[float, float]]] = {"pipeline": [], "limit": [], "naive": []}
+    decode_share = []
+    for _ in range(a.rounds):
+        rates["pipeline"].append(rate_of(dm.train_dataloader(), a.samples, skip))  # 1. the real loader
+        with mp.get_context("fork").Pool(w) as pool:  # 2. the same bytes in memory, tight loop, w processes
+            results = pool.map(tight_loop, [(s, a.samples // w, backbone, a.frame_pixels, a.num_frames) for s in share])
+        rates["limit"].append((sum(r[0] / r[1] for r in results), sum(r[0] for r in results) / sum(r[2] for r in results)))
+        decode_share.append(sum(r[3] for r in results) / sum(r[1] for r in results))
+        rates["naive"].append(rate_of(naive_loader, a.samples // 2, skip))  # 3. open the source and seek
+    naive_decode_share = tight_loop_naive(windows, metas, backbone, a.frame_pixels, a.num_frames, n=12)
+    wall = {k: statistics.median(r[0] for r in v) for k, v in rates.items()}
+    cpu = {k: statistics.median(r[1] for r in v) for k, v in rates.items()}
+
+    print()
+    print("| measurement | subclips/s (wall) | per worker (wall) | subclips per CPU-second |")
+    print("|---|---:|---:|---:|")
+    rows = [("pipeline", "pipeline: SubclipDataModule train loader (shards -> workers -> batches)"),
+            ("limit", f"no-pipeline limit: mp4 bytes in memory, decode + processor, {w} processes"),
+            ("naive", f"naive: DataLoader, {w} workers, open each source mp4 and seek to the subclip")]
+    for key, name in rows:
+        print(f"| {name} | {wall[key]:.1f} | {wall[key] / w:.1f} | {cpu[key]:.1f} |")
+    print()
+    print("| ratio | per CPU-second | wall clock | target |")
+    print("|---|---:|---:|---|")
+    print(f"| pipeline / no-pipeline limit | **{cpu['pipeline'] / cpu['limit']:.2f}** | "
+          f"{wall['pipeline'] / wall['limit']:.2f} | >= 0.8 |")
+    print(f"| pipeline / naive loader | **{cpu['pipeline'] / cpu['naive']:.2f}** | "
+          f"{wall['pipeline'] / wall['naive']:.2f} | >= 3 |")
+    print()
+    print("rounds (wall, CPU subclips/s): " + "; ".join(
+        f"{k} " + ", ".join(f"{a_:.1f}/{b_:.1f}" for a_, b_ in v) for k, v in rates.items()))
+    print(f"share of time decoding: pipeline work {statistics.median(decode_share):.0%}, "
+          f"naive loader work {naive_decode_share:.0%} (the rest is the processor: resize, patchify, chat template)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other processes take "
+          "CPU from the wall-clock figures unevenly; the per-CPU-second figures do not depend on them)")
+    print(f"total benchmark time {time.perf_counter() - t0:.0f} s")
+    if a.dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def tight_loop_naive(windows, metas, backbone, frame_pixels, num_frames, n: int) -> float:
+    """Share of time decoding in the naive loader's per-sample work (one process)."""
+    ds = NaiveSourceSeek(windows, metas, backbone, frame_pixels, num_frames)
+    ds[0]
+    ds.decode_seconds = 0.0
+    start = time.perf_counter()
+    for i in range(n):
+        ds[i % len(ds)]
+    return ds.decode_seconds / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
