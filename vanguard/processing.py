@@ -69,7 +69,9 @@ class SubclipEncoder:
         return self.processor.tokenizer
 
     def _assistant_prefix(self) -> list[int]:
-        return self.tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
+        if getattr(self, "_prefix", None) is None:
+            self._prefix = self.tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
+        return self._prefix
 
     def encode(
         self,
@@ -102,10 +104,11 @@ class SubclipEncoder:
         item = {k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v for k, v in out.items()}
         ids = item["input_ids"]
         prefix = torch.tensor(self._assistant_prefix())
-        starts = [i for i in range(len(ids) - len(prefix) + 1) if torch.equal(ids[i : i + len(prefix)], prefix)]
-        if not starts:
+        windows = ids.unfold(0, len(prefix), 1)  # every run of len(prefix) tokens, vectorised
+        starts = (windows == prefix).all(dim=1).nonzero().flatten()
+        if len(starts) == 0:
             raise ValueError("rendered conversation has no assistant turn")
-        answer_start = starts[-1] + len(prefix)
+        answer_start = int(starts[-1]) + len(prefix)
         item["prompt_end"] = torch.tensor(answer_start - 1)
         if target is not None:
             labels = torch.full_like(ids, IGNORE_INDEX)

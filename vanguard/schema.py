@@ -56,7 +56,9 @@ class SchemaError(ValueError):
 
 
 def sample_key(video_id: str, start_frame: int) -> str:
-    return f"{video_id}-{start_frame:07d}"
+    """``<video_id>-<start_frame:07d>``; dots become underscores because webdataset splits a member name at its
+    first dot (XD-Violence names such as ``City.of.God.2002__#01...`` have several)."""
+    return f"{video_id.replace('.', '_')}-{start_frame:07d}"
 
 
 def answer_of(meta: dict) -> Answer:
