@@ -115,15 +115,17 @@ class SyntheticSubclipDataModule(LightningDataModule):
         batch_size: training batch size. eval_batch_size: eval batch size.
         num_frames: frames per clip. frame_pixels: pixel budget per frame.
         target: training target; None asks the model (``trainer.lightning_module.target``).
+        shuffle: shuffle the training clips.
     """
 
     def __init__(self, backbone_path: str, num_train: int = 8, num_val: int = 4, num_test: int = 4,
                  batch_size: int = 2, eval_batch_size: int = 2, num_frames: int = 8, frame_pixels: int = 64 * 64,
-                 target: str | None = None):
+                 target: str | None = None, shuffle: bool = True):
         super().__init__()
         self.encoder = SubclipEncoder(backbone_path, frame_pixels=frame_pixels)
         self.num_train, self.num_val, self.num_test = num_train, num_val, num_test
         self.batch_size, self.eval_batch_size, self.num_frames, self.target = batch_size, eval_batch_size, num_frames, target
+        self.shuffle = shuffle
 
     def _target(self) -> str:
         return self.target or self.trainer.lightning_module.target
@@ -134,7 +136,7 @@ class SyntheticSubclipDataModule(LightningDataModule):
                           shuffle=shuffle, collate_fn=lambda items: collate_items(items, pad, side))
 
     def train_dataloader(self):
-        return self._loader(list(range(self.num_train)), self._target(), True, self.batch_size, "right", "train")
+        return self._loader(list(range(self.num_train)), self._target(), self.shuffle, self.batch_size, "right", "train")
 
     def val_dataloader(self):
         idx = list(range(1000, 1000 + self.num_val))

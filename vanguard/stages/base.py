@@ -148,6 +148,7 @@ class StageBase(LightningModule):
                 param.data = param.data.float()
         self.head.requires_grad_(True)
         self.prepared = True
+        self.train()  # Lightning keeps each module's mode; from_pretrained left the HF model in eval mode
 
     def setup(self, stage: str) -> None:
         if not self.prepared:
@@ -158,9 +159,14 @@ class StageBase(LightningModule):
             self.prepare()
 
     def train(self, mode: bool = True):
+        """Train mode, except for what is frozen: a frozen backbone (or vision tower) stays in eval mode, so it
+        never runs dropout and its features are deterministic. The trained LM must be in train mode: HF runs
+        activation checkpointing only when ``module.training``."""
         super().train(mode)
         if self.freeze_backbone:
-            self.backbone.eval()  # a frozen backbone never runs dropout, so its features are deterministic
+            self.backbone.eval()
+        elif mode and not any(p.requires_grad for p in self.backbone.vision_tower.parameters()):
+            self.backbone.vision_tower.eval()
         return self
 
     # ---- compute -----------------------------------------------------------------------------------------------
