@@ -56,7 +56,12 @@ class Curriculum(Callback):
     ):
         self.init_from = init_from
         self.freeze_vision = freeze_vision
-        self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_vision = lora_r, lora_alpha, lora_dropout, lora_vision
+        self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_vision = (
+            lora_r,
+            lora_alpha,
+            lora_dropout,
+            lora_vision,
+        )
         self.export_dir = export_dir
         self.export = export
         self.loaded: list[str] = []
@@ -76,7 +81,9 @@ class Curriculum(Callback):
         if trainable == 0:
             raise ConfigError(f"{type(pl_module).__name__}: nothing is trainable after setup")
         if trainer.is_global_zero:
-            origin = f"from {self.init_from} ({', '.join(self.loaded)})" if self.init_from else "from the backbone alone"
+            origin = (
+                f"from {self.init_from} ({', '.join(self.loaded)})" if self.init_from else "from the backbone alone"
+            )
             print(
                 f"[curriculum] {pl_module.describe()}; weights {origin}\n"
                 f"[curriculum] trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.3f}%)",

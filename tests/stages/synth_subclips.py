@@ -65,8 +65,9 @@ def target_text(meta: dict, target: str) -> str | None:
 
 
 def encode_item(encoder: SubclipEncoder, frames, meta, target: str) -> dict:
-    item = encoder.encode(frames, meta["fps"], meta["frame_indices"], target=target_text(meta, target),
-                          reasoning=target == "reasoning")
+    item = encoder.encode(
+        frames, meta["fps"], meta["frame_indices"], target=target_text(meta, target), reasoning=target == "reasoning"
+    )
     item["label"] = torch.tensor(meta["label"])
     item["category"] = torch.tensor(CATEGORY_INDEX[meta["category"]])
     item["meta"] = meta
@@ -94,7 +95,13 @@ def make_batch(encoder: SubclipEncoder, indices, target: str = "none", train: bo
 
 class _Clips(Dataset):
     def __init__(self, encoder, indices, target, num_frames, split):
-        self.encoder, self.indices, self.target, self.num_frames, self.split = encoder, indices, target, num_frames, split
+        self.encoder, self.indices, self.target, self.num_frames, self.split = (
+            encoder,
+            indices,
+            target,
+            num_frames,
+            split,
+        )
 
     def __len__(self):
         return len(self.indices)
@@ -118,13 +125,28 @@ class SyntheticSubclipDataModule(LightningDataModule):
         shuffle: shuffle the training clips.
     """
 
-    def __init__(self, backbone_path: str, num_train: int = 8, num_val: int = 4, num_test: int = 4,
-                 batch_size: int = 2, eval_batch_size: int = 2, num_frames: int = 8, frame_pixels: int = 64 * 64,
-                 target: str | None = None, shuffle: bool = True):
+    def __init__(
+        self,
+        backbone_path: str,
+        num_train: int = 8,
+        num_val: int = 4,
+        num_test: int = 4,
+        batch_size: int = 2,
+        eval_batch_size: int = 2,
+        num_frames: int = 8,
+        frame_pixels: int = 64 * 64,
+        target: str | None = None,
+        shuffle: bool = True,
+    ):
         super().__init__()
         self.encoder = SubclipEncoder(backbone_path, frame_pixels=frame_pixels)
         self.num_train, self.num_val, self.num_test = num_train, num_val, num_test
-        self.batch_size, self.eval_batch_size, self.num_frames, self.target = batch_size, eval_batch_size, num_frames, target
+        self.batch_size, self.eval_batch_size, self.num_frames, self.target = (
+            batch_size,
+            eval_batch_size,
+            num_frames,
+            target,
+        )
         self.shuffle = shuffle
 
     def _target(self) -> str:
@@ -132,11 +154,17 @@ class SyntheticSubclipDataModule(LightningDataModule):
 
     def _loader(self, indices, target, shuffle, batch_size, side, split):
         pad = self.encoder.tokenizer.pad_token_id
-        return DataLoader(_Clips(self.encoder, indices, target, self.num_frames, split), batch_size=batch_size,
-                          shuffle=shuffle, collate_fn=lambda items: collate_items(items, pad, side))
+        return DataLoader(
+            _Clips(self.encoder, indices, target, self.num_frames, split),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=lambda items: collate_items(items, pad, side),
+        )
 
     def train_dataloader(self):
-        return self._loader(list(range(self.num_train)), self._target(), self.shuffle, self.batch_size, "right", "train")
+        return self._loader(
+            list(range(self.num_train)), self._target(), self.shuffle, self.batch_size, "right", "train"
+        )
 
     def val_dataloader(self):
         idx = list(range(1000, 1000 + self.num_val))
@@ -145,3 +173,34 @@ class SyntheticSubclipDataModule(LightningDataModule):
     def test_dataloader(self):
         idx = list(range(2000, 2000 + self.num_test))
         return self._loader(idx, "none", False, self.eval_batch_size, "left", "test")
+
+
+def fit_stage(stage, root, init_from=None, max_steps=2, logger=False, callbacks=(), dm_kwargs=None, **trainer_kwargs):
+    """Fit ``stage`` for a few steps on synthetic clips with the Curriculum callback and a last-checkpoint saver;
+    returns the trainer. ``root`` becomes default_root_dir (export lands in ``root/export``)."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from callbacks import Curriculum
+
+    ckpt_path = trainer_kwargs.pop("ckpt_path", None)
+    trainer = pl.Trainer(
+        default_root_dir=str(root),
+        max_steps=max_steps,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        num_sanity_val_steps=0,
+        limit_val_batches=trainer_kwargs.pop("limit_val_batches", 0),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[
+            Curriculum(init_from=init_from, lora_dropout=0.0),
+            ModelCheckpoint(dirpath=str(root / "checkpoints"), save_last=True, save_top_k=0, every_n_train_steps=1),
+            *callbacks,
+        ],
+        **trainer_kwargs,
+    )
+    dm = SyntheticSubclipDataModule(stage.backbone.path, **(dm_kwargs or {}))
+    trainer.fit(stage, dm, ckpt_path=ckpt_path)
+    return trainer

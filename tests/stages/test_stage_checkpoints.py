@@ -19,7 +19,12 @@ def _snapshot(module):
 def test_stage2_step_changes_lora_and_head_only(backbone, fit, tmp_path):
     stage = GroundingStage(backbone)
     before = {}
-    fit(stage, tmp_path, max_steps=2, callbacks=[LambdaCallback(on_train_start=lambda t, m: before.update(_snapshot(m)))])
+    fit(
+        stage,
+        tmp_path,
+        max_steps=2,
+        callbacks=[LambdaCallback(on_train_start=lambda t, m: before.update(_snapshot(m)))],
+    )
     after = _snapshot(stage)
     assert before.keys() == after.keys()
     frozen = [n for n, p in stage.named_parameters() if not p.requires_grad]

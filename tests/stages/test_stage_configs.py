@@ -17,7 +17,10 @@ from vanguard.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
-SYNTH_DATA = {"class_path": "synth_subclips.SyntheticSubclipDataModule", "init_args": {"backbone_path": "outputs/demo/backbone"}}
+SYNTH_DATA = {
+    "class_path": "synth_subclips.SyntheticSubclipDataModule",
+    "init_args": {"backbone_path": "outputs/demo/backbone"},
+}
 
 
 def _config_with_test_data(src: Path, dst_dir: Path, swap_data: bool = True) -> Path:
@@ -51,9 +54,22 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
     monkeypatch.chdir(tmp_path)
     (tmp_path / "outputs" / "demo").mkdir(parents=True)
     (tmp_path / "outputs" / "demo" / "backbone").symlink_to(tiny_backbone_dir)
-    small = ["--model.init_args.backbone.init_args.num_frames", "8", "--model.init_args.backbone.init_args.frame_pixels",
-             "4096", "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-             "--model.init_args.max_new_tokens", "8", "--trainer.enable_progress_bar", "false"]
+    small = [
+        "--model.init_args.backbone.init_args.num_frames",
+        "8",
+        "--model.init_args.backbone.init_args.frame_pixels",
+        "4096",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "2",
+        "--trainer.limit_val_batches",
+        "1",
+        "--model.init_args.max_new_tokens",
+        "8",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     for n in (1, 2, 3):
         config = _config_with_test_data(EXPERIMENTS / "synthcrime" / f"stage{n}.yaml", tmp_path)
         main(["fit", "--config", str(config), *small])

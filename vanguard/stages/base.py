@@ -196,7 +196,11 @@ class StageBase(LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         features, lm_loss = self.compute_features(batch, "train")
         losses = self.losses(self.head(features), batch, lm_loss)
-        weights = {"cls": self.hparams.cls_weight, "category": self.hparams.category_weight, "lm": self.hparams.lm_weight}
+        weights = {
+            "cls": self.hparams.cls_weight,
+            "category": self.hparams.category_weight,
+            "lm": self.hparams.lm_weight,
+        }
         total = sum(weights[k] * v for k, v in losses.items())
         n = batch_size(batch)
         self.log("train/loss", total, prog_bar=True, batch_size=n)

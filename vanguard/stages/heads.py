@@ -25,7 +25,9 @@ class ClassificationHead(nn.Module):
         num_categories: number of category logits (``len(CATEGORIES)``).
     """
 
-    def __init__(self, in_features: int, hidden: int = 256, dropout: float = 0.1, num_categories: int = len(CATEGORIES)):
+    def __init__(
+        self, in_features: int, hidden: int = 256, dropout: float = 0.1, num_categories: int = len(CATEGORIES)
+    ):
         super().__init__()
         self.in_features, self.hidden, self.num_categories = in_features, hidden, num_categories
         layers: list[nn.Module] = [nn.LayerNorm(in_features)]
