@@ -119,9 +119,14 @@ def test_ucf_crime_configs_instantiate_with_the_tiny_backbone(stage, tiny_backbo
     monkeypatch.chdir(tmp_path)
     swap = importlib.util.find_spec("datamodules") is None
     config = _config_with_test_data(EXPERIMENTS / "ucf_crime" / f"{stage}.yaml", tmp_path, swap_data=swap)
-    extra = ["--trainer.accelerator", "cpu", "--trainer.devices", "1"]
-    if swap:
-        extra += ["--data.init_args.backbone_path", str(tiny_backbone_dir)]
+    extra = [
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "1",
+        "--data.init_args.backbone_path",
+        str(tiny_backbone_dir),
+    ]
     cli = _instantiate(config, tiny_backbone_dir, *extra)
     raw = yaml.safe_load((EXPERIMENTS / "ucf_crime" / f"{stage}.yaml").read_text())
     assert type(cli.model).__name__ == raw["model"]["class_path"].rsplit(".", 1)[1]
