@@ -56,7 +56,7 @@ class Backbone(nn.Module):
         self.encoder = SubclipEncoder(self.path, frame_pixels=frame_pixels)
         if activation_checkpointing:
             self.model.config.use_cache = False
-            self.model.activation_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
             self.model.enable_input_require_grads()
 
     # ---- structure -------------------------------------------------------------------------------------------

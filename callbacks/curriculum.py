@@ -1,0 +1,104 @@
+"""The Curriculum callback: hands weights from one stage to the next and sets up what a stage trains.
+
+In ``setup`` (which Lightning runs before DDP wraps the model, before the optimizer exists and before a
+``--ckpt_path`` checkpoint is restored) it
+
+1. loads the previous stage's export from ``init_from`` (head, then the LoRA adapter, whose keys only exist
+   after injection, so loading it IS the injection: :func:`vanguard.checkpoints.load_stage_export`);
+2. freezes what the stage freezes, injects LoRA (peft, explicit regex on the language model; the vision tower
+   stays frozen unless configured) if the stage uses LoRA and none was loaded, and re-enables the head
+   (:meth:`vanguard.stages.StageBase.prepare`);
+3. prints the stage's trainable and total parameter counts (rank 0).
+
+At the end of ``fit`` it exports the stage's weights (``head.safetensors`` + ``adapter/`` in peft's format) to
+``export_dir``, by default ``<trainer.default_root_dir>/export``: the next stage's ``init_from``.
+
+Never unfreeze anything later (DDP only reduces gradients of parameters trainable when it wraps the model), and
+never hand LoRA modules to ``BaseFinetuning.unfreeze_and_add_param_group`` (it unfreezes ``base_layer`` weights
+and drops zero-initialised ``lora_B`` from the optimizer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from vanguard.adapters import lora_config, parameter_counts
+from vanguard.errors import ConfigError
+
+
+class Curriculum(Callback):
+    """Stage hand-over: load ``init_from``, freeze, inject LoRA, export at fit end.
+
+    Args:
+        init_from: the previous stage's export folder (``<its default_root_dir>/export``); None starts from the
+            backbone alone (stage 1, the monolithic ablation).
+        freeze_vision: keep the vision tower (including the deepstack mergers) frozen; False trains it fully.
+        lora_r: LoRA rank (when the stage injects a fresh adapter; a loaded adapter keeps its own config).
+        lora_alpha: LoRA alpha.
+        lora_dropout: LoRA dropout.
+        lora_vision: also put LoRA on the vision blocks' attention and MLP.
+        export_dir: where ``fit`` end writes the stage's weights; default ``<trainer.default_root_dir>/export``.
+        export: write the export at fit end.
+    """
+
+    def __init__(
+        self,
+        init_from: str | None = None,
+        freeze_vision: bool = True,
+        lora_r: int = 16,
+        lora_alpha: int = 32,
+        lora_dropout: float = 0.05,
+        lora_vision: bool = False,
+        export_dir: str | None = None,
+        export: bool = True,
+    ):
+        self.init_from = init_from
+        self.freeze_vision = freeze_vision
+        self.lora_r, self.lora_alpha, self.lora_dropout, self.lora_vision = (
+            lora_r,
+            lora_alpha,
+            lora_dropout,
+            lora_vision,
+        )
+        self.export_dir = export_dir
+        self.export = export
+        self.loaded: list[str] = []
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        from vanguard.checkpoints import load_stage_export
+
+        if not hasattr(pl_module, "prepare"):
+            raise ConfigError(f"callbacks.Curriculum needs a vanguard.stages stage, got {type(pl_module).__name__}")
+        if pl_module.prepared:  # setup runs again for a second fit/test on the same module: nothing to redo
+            return
+        if self.init_from:
+            self.loaded = load_stage_export(pl_module, self.init_from)
+        lora = lora_config(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout, vision=self.lora_vision)
+        pl_module.prepare(lora, freeze_vision=self.freeze_vision)
+        trainable, total = parameter_counts(pl_module)
+        if trainable == 0:
+            raise ConfigError(f"{type(pl_module).__name__}: nothing is trainable after setup")
+        if trainer.is_global_zero:
+            origin = (
+                f"from {self.init_from} ({', '.join(self.loaded)})" if self.init_from else "from the backbone alone"
+            )
+            print(
+                f"[curriculum] {pl_module.describe()}; weights {origin}\n"
+                f"[curriculum] trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.3f}%)",
+                flush=True,
+            )
+
+    def export_path(self, trainer: Trainer) -> Path:
+        return Path(self.export_dir) if self.export_dir else Path(trainer.default_root_dir) / "export"
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        from vanguard.checkpoints import export_stage
+
+        if not self.export:
+            return
+        if trainer.is_global_zero:
+            out = export_stage(pl_module, self.export_path(trainer))
+            print(f"[curriculum] exported {type(pl_module).__name__} weights to {out}", flush=True)
+        trainer.strategy.barrier("curriculum_export")

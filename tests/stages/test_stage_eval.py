@@ -1,0 +1,89 @@
+"""Evaluation pieces: IoU, generation metrics, the constrained-decoding hook, and test-time subclip scores."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+import warnings
+
+import pytest
+import torch
+
+from vanguard.answer import INVALID_REASONS, parse_answer
+from vanguard.stages import ClassifierWarmup, GroundingStage
+from vanguard.stages.evaluation import GenerationMetrics, box_iou, grounding_scores
+
+
+def test_box_iou_and_grounding_scores():
+    assert box_iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_iou((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    from vanguard.answer import Box
+
+    gt = [Box(0, 0, 100, 100), Box(500, 500, 600, 600)]
+    hits, miou = grounding_scores([Box(0, 0, 100, 110)], gt)
+    assert hits == 0.5 and miou == pytest.approx((100 * 100 / (100 * 110)) / 2)
+
+
+def test_generation_metrics_count_reasons_and_grounding():
+    meta_anom = {"label": 1, "category": "Fighting", "boxes": [{"bbox_2d": [100, 100, 300, 300], "label": "person"}]}
+    meta_norm = {"label": 0, "category": "Normal", "boxes": []}
+    texts = [
+        '{"anomaly": "yes", "category": "Fighting", "boxes": [{"bbox_2d": [100, 100, 300, 310], "label": "person"}]}',
+        '{"anomaly": "yes", "category": "Fighting", "boxes": [{"bbox_2d": [700, 700, 900, 900], "label": "person"}]}',
+        "not json at all",
+        '{"anomaly": "no", "category": "Normal", "boxes": []}',
+    ]
+    metric = GenerationMetrics()
+    metric.update([parse_answer(t) for t in texts], [meta_anom, meta_anom, meta_anom, meta_norm])
+    out = metric.compute()
+    assert out["generated"] == 4
+    assert out["invalid_rate"] == pytest.approx(0.25)
+    assert out["invalid/not_json"] == pytest.approx(0.25)
+    assert sum(float(out[f"invalid/{r}"]) for r in INVALID_REASONS) == pytest.approx(0.25)
+    assert out["grounding_acc"] == pytest.approx(1 / 3)  # three anomalous samples, one box found
+    assert out["answer_category_acc"] == pytest.approx(3 / 4)
+
+
+def test_constrained_decoding_falls_back_then_uses_the_decoding_module(backbone, monkeypatch):
+    stage = GroundingStage(backbone)
+    monkeypatch.delitem(sys.modules, "vanguard.decoding", raising=False)
+    monkeypatch.setitem(sys.modules, "vanguard.decoding", None)  # import fails like a missing module
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert stage.logits_processor() is None
+    assert any("unconstrained" in str(w.message) for w in caught)
+
+    made = []
+
+    class AnswerConstraint:
+        def __init__(self, tokenizer, reasoning):
+            made.append(reasoning)
+
+        def __call__(self, input_ids, scores):
+            return scores
+
+    monkeypatch.setitem(sys.modules, "vanguard.decoding", types.SimpleNamespace(AnswerConstraint=AnswerConstraint))
+    processors = stage.logits_processor()
+    assert len(processors) == 1 and isinstance(processors[0], AnswerConstraint) and made == [False]
+    assert GroundingStage(backbone, constrained=False).logits_processor() is None
+
+
+def test_test_run_writes_subclip_scores(tiny_backbone_dir, fit, tmp_path):
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from synth_subclips import SyntheticSubclipDataModule
+
+    from vanguard.backbone import Backbone
+
+    stage = ClassifierWarmup(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64))
+    logger = TensorBoardLogger(str(tmp_path), name="tb", version="stage1")
+    trainer = fit(stage, tmp_path, max_steps=1, logger=logger)
+    trainer.test(stage, SyntheticSubclipDataModule(stage.backbone.path, num_test=5))
+    data = json.loads((tmp_path / "tb" / "stage1" / "subclip_scores.json").read_text())
+    records = data["records"]
+    assert data["stage"] == "ClassifierWarmup" and len(records) == 5 == len(stage.test_records)
+    assert {r["video_id"] for r in records} == {f"synth{i}" for i in range(2000, 2005)}
+    assert all(0.0 <= r["score"] <= 1.0 and len(r["frame_indices"]) == 8 for r in records)
+    assert [r["label"] for r in records] == [0, 1, 0, 1, 0]
+    assert "test/auroc" in trainer.callback_metrics and torch.isfinite(trainer.callback_metrics["test/auroc"])

@@ -1,0 +1,93 @@
+"""Small, local evaluation pieces for the stages: box IoU, and a torchmetrics Metric over generated answers.
+
+Kept minimal on purpose (the project-wide protocols live in ``vanguard.metrics``); every state is a sum so the
+metric syncs across DDP ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torchmetrics import Metric
+
+from vanguard.answer import INVALID_REASONS, Box, Parsed
+
+
+def box_iou(a: Box | Sequence[float], b: Box | Sequence[float]) -> float:
+    """IoU of two xyxy boxes (``Box`` or 4 numbers in the same coordinates)."""
+    ax1, ay1, ax2, ay2 = (a.x1, a.y1, a.x2, a.y2) if isinstance(a, Box) else a
+    bx1, by1, bx2, by2 = (b.x1, b.y1, b.x2, b.y2) if isinstance(b, Box) else b
+    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
+    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
+    inter = iw * ih
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def gt_boxes(meta: dict) -> list[Box]:
+    """The ground-truth boxes of a sample's metadata (0..1000 on the keyframe)."""
+    out = []
+    for raw in meta.get("boxes", []):
+        x1, y1, x2, y2 = raw["bbox_2d"]
+        out.append(Box(int(x1), int(y1), int(x2), int(y2), raw.get("label", "object")))
+    return out
+
+
+def grounding_scores(pred: Sequence[Box], gt: Sequence[Box], threshold: float = 0.5) -> tuple[float, float]:
+    """(fraction of GT boxes hit at IoU >= threshold by some predicted box, mean best IoU over GT boxes)."""
+    if not gt:
+        return 0.0, 0.0
+    best = [max((box_iou(p, g) for p in pred), default=0.0) for g in gt]
+    return sum(b >= threshold for b in best) / len(best), sum(best) / len(best)
+
+
+class GenerationMetrics(Metric):
+    """Answer validity (overall and per invalid reason), answer accuracy, and grounding on anomalous samples.
+
+    ``update(parsed, metas)``: one :class:`vanguard.answer.Parsed` per sample with its metadata. Grounding counts
+    only anomalous samples with ground-truth boxes; an invalid answer scores 0 there.
+    """
+
+    full_state_update = False
+
+    def __init__(self, iou_threshold: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.iou_threshold = iou_threshold
+        self.add_state("generated", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("invalid", torch.zeros(len(INVALID_REASONS)), dist_reduce_fx="sum")
+        self.add_state("anomaly_correct", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("category_correct", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("grounded", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("grounding_hits", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("iou_sum", torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, parsed: Sequence[Parsed], metas: Sequence[dict]) -> None:
+        for p, meta in zip(parsed, metas, strict=True):
+            self.generated += 1
+            if not p.valid:
+                self.invalid[INVALID_REASONS.index(p.reason)] += 1
+            else:
+                self.anomaly_correct += float(p.answer.anomaly == bool(meta["label"]))
+                self.category_correct += float(p.answer.category == meta["category"])
+            gt = gt_boxes(meta)
+            if meta["label"] and gt:
+                hits, iou = grounding_scores(p.answer.boxes if p.valid else (), gt, self.iou_threshold)
+                self.grounded += 1
+                self.grounding_hits += hits
+                self.iou_sum += iou
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        n = self.generated.clamp(min=1)
+        g = self.grounded.clamp(min=1)
+        out = {
+            "generated": self.generated,
+            "invalid_rate": self.invalid.sum() / n,
+            "answer_anomaly_acc": self.anomaly_correct / n,
+            "answer_category_acc": self.category_correct / n,
+            "grounding_acc": self.grounding_hits / g,
+            "grounding_miou": self.iou_sum / g,
+        }
+        for i, reason in enumerate(INVALID_REASONS):
+            out[f"invalid/{reason}"] = self.invalid[i] / n
+        return out
