@@ -106,6 +106,9 @@ class SubclipProcessor:
         self.num_frames = num_frames
         self.target = target
         self.with_target = with_target
+        # Keys whose model inputs the stage no longer needs (stage 1's feature cache). Set in the main process
+        # before workers start; those samples are validated but neither decoded nor run through the processor.
+        self.cached_keys: frozenset[str] = frozenset()
 
     @property
     def pad_token_id(self) -> int:
@@ -134,12 +137,15 @@ class SubclipProcessor:
         try:
             key, meta, mp4 = decode(raw)
             positions = subsample_positions(len(meta["frame_indices"]), meta["keyframe"], self.num_frames)
-            frames = decode_clip(mp4, positions)
+            frames = None if key in self.cached_keys else decode_clip(mp4, positions)
         except (SchemaError, VideoDecodeError) as err:
             return Skip(key, f"{type(err).__name__}: {err}")
         meta = dict(meta, key=key)
         meta["frame_indices"] = [meta["frame_indices"][p] for p in positions]
         meta["keyframe"] = len(positions) - 1
+        if key in self.cached_keys:
+            return {"label": int(meta["label"]), "category": CATEGORY_INDEX.get(meta["category"], -1), "meta": meta,
+                    "cached": True}
         return self.encode_frames(frames, meta)
 
 
@@ -147,8 +153,12 @@ def make_batch(items: list[dict], skips: list[Skip], pad_token_id: int, padding_
     """Collate items (model keys via :func:`vanguard.processing.collate`) + label/category/meta + skip records."""
     batch: dict = {}
     if items:
-        model_items = [{k: v for k, v in it.items() if k not in ("label", "category", "meta")} for it in items]
-        batch = collate(model_items, pad_token_id, padding_side)
+        encoded = [i for i, it in enumerate(items) if not it.get("cached")]
+        model_items = [{k: v for k, v in items[i].items() if k not in ("label", "category", "meta")} for i in encoded]
+        if model_items:
+            batch = collate(model_items, pad_token_id, padding_side)
+        if len(encoded) < len(items):  # rows of cached samples have no model inputs
+            batch["encoded_rows"] = encoded
         batch["label"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
         batch["category"] = torch.tensor([it["category"] for it in items], dtype=torch.long)
         batch["meta"] = [it["meta"] for it in items]

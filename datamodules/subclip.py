@@ -168,6 +168,11 @@ class SubclipDataModule(LightningDataModule):
 
         def before_iter() -> None:
             stream.refresh(self.global_step(), self.dist()[0])
+            # a stage that caches what it derives from a sample (stage 1's frozen features) names those keys, so
+            # the workers forked next skip decoding and processing them
+            module = self.trainer.lightning_module if self.trainer is not None else None
+            cached = getattr(module, "cached_keys", None)
+            processor.cached_keys = frozenset(cached()) if callable(cached) else frozenset()
 
         return train_loader(stream, self.accountant("train"), batches, self.num_workers, before_iter)
 

@@ -12,7 +12,8 @@ ROW_KEYS = ("input_ids", "attention_mask", "mm_token_type_ids", "labels", "promp
 
 
 def batch_size(batch: dict) -> int:
-    return int(batch["input_ids"].shape[0])
+    """Samples in the batch (rows of cached samples may have no model inputs, so count labels)."""
+    return len(batch["label"]) if "label" in batch else int(batch["input_ids"].shape[0])
 
 
 def patch_offsets(video_grid_thw: torch.Tensor) -> list[int]:

@@ -40,6 +40,10 @@ class ClassifierWarmup(StageBase):
         self.feature_cache: dict[str, dict[str, torch.Tensor]] = {"train": {}, "val": {}}
         self.backbone_calls = 0  # forwards actually run (tests and logs read it)
 
+    def cached_keys(self) -> frozenset[str]:
+        """Training keys whose features are cached: the datamodule need not decode or process them again."""
+        return frozenset(self.feature_cache["train"]) if self.cache_features else frozenset()
+
     def _backbone_features(self, batch: dict) -> torch.Tensor:
         self.backbone_calls += 1
         with torch.no_grad():
@@ -52,8 +56,14 @@ class ClassifierWarmup(StageBase):
         keys = [meta["key"] for meta in batch["meta"]]
         missing = [i for i, key in enumerate(keys) if key not in cache]
         fresh: dict[int, torch.Tensor] = {}
+        # rows of samples the workers skipped (cached when they started) carry no model inputs
+        encoded = batch.get("encoded_rows", range(len(keys)))
+        position = {row: j for j, row in enumerate(encoded)}
+        if any(i not in position for i in missing):
+            raise RuntimeError("a sample without model inputs is missing from the feature cache")
         if missing:
-            sub = batch if len(missing) == len(keys) else select_samples(batch, missing)
+            rows = [position[i] for i in missing]
+            sub = batch if rows == list(range(len(keys))) else select_samples(batch, rows)
             for i, row in zip(missing, self._backbone_features(sub)):
                 fresh[i] = row
                 if self.cache_max_items is None or len(cache) < self.cache_max_items:
