@@ -153,3 +153,16 @@ def test_curve_degenerate_cases():
     assert np.isnan(c.roc_auc()) and np.isnan(c.ap_step())
     c = BinaryCurve.from_scores(np.array([0.5, 0.5, 0.5]), np.array([1, 0, 1]))
     assert c.roc_auc() == pytest.approx(0.5)
+
+
+def test_threshold_counts_match_torchmetrics():
+    import torch
+    from torchmetrics.functional.classification import binary_stat_scores
+
+    from vanguard.metrics.protocols import _stats_at
+
+    rng = np.random.default_rng(0)
+    s, y = np.round(rng.random(5000), 1), rng.random(5000) < 0.3
+    ours = _stats_at(s, y, 0.5)
+    tp, fp, tn, fn, _ = binary_stat_scores(torch.from_numpy(s >= 0.5).long(), torch.from_numpy(y).long()).tolist()
+    assert ours == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
