@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from vanguard.categories import NORMAL
 from vanguard.data.annotations import VideoAnnotation
 from vanguard.metrics.scores import video_id as normalise_id
