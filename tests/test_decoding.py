@@ -100,7 +100,6 @@ def _batch(backbone, n: int, seed: int, reasoning: bool):
     return collate(items, backbone.tokenizer.pad_token_id, padding_side="left")
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("think", ["none", "required"])
 def test_constrained_generation_always_parses(tiny_backbone, think):
     tok = tiny_backbone.tokenizer

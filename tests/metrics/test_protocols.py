@@ -19,6 +19,7 @@ from vanguard.metrics.protocols import (
     BinaryCurve,
     evaluate_frame_scores,
     fit_length,
+    frame_scores_from_subclips,
     snippet_frame_scores,
     subclip_frame_scores,
 )
@@ -166,3 +167,12 @@ def test_threshold_counts_match_torchmetrics():
     ours = _stats_at(s, y, 0.5)
     tp, fp, tn, fn, _ = binary_stat_scores(torch.from_numpy(s >= 0.5).long(), torch.from_numpy(y).long()).tolist()
     assert ours == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def test_frame_scores_from_subclip_records():
+    recs = [("a", 0, 3, 0.2), ("b", 0, 1, 0.7), ("a", 2, 5, 0.6)]
+    out = frame_scores_from_subclips(recs, {"a": 6, "b": 3})
+    np.testing.assert_allclose(out["a"], [0.2, 0.2, 0.4, 0.4, 0.6, 0.6])
+    np.testing.assert_allclose(out["b"], [0.7, 0.7, 0.7])
+    with pytest.raises(KeyError, match="1 videos"):
+        frame_scores_from_subclips(recs, {"a": 6, "c": 4})

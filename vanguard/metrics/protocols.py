@@ -29,7 +29,8 @@ counts are numpy (see :func:`_stats_at`). Tests check every number against sklea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,6 +103,25 @@ def subclip_frame_scores(
         nearest = np.where(np.abs(frames - left) <= np.abs(right - frames), left, right)
         out = out[nearest]
     return out
+
+
+def frame_scores_from_subclips(
+    subclips: Iterable[tuple[str, int, int, float]],
+    num_frames: dict[str, int],
+    reduce: Literal["mean", "max"] = "mean",
+) -> dict[str, np.ndarray]:
+    """``(video_id, start_frame, end_frame inclusive, score)`` records of a whole test set -> per-video frame scores.
+
+    This is what the stages' test loop calls before :func:`evaluate_frame_scores` (and saves with
+    :func:`vanguard.metrics.scores.save_frame_scores`). Every video in ``num_frames`` must have a subclip.
+    """
+    grouped: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+    for vid, start, end, score in subclips:
+        grouped[vid].append((start, end, score))
+    missing = [v for v in num_frames if v not in grouped]
+    if missing:
+        raise KeyError(f"{len(missing)} videos have no scored subclip, e.g. {missing[:5]}")
+    return {vid: subclip_frame_scores(grouped[vid], n, reduce) for vid, n in num_frames.items()}
 
 
 def snippet_frame_scores(scores: np.ndarray, snippet: int = SNIPPET_FRAMES) -> np.ndarray:
