@@ -308,7 +308,8 @@ class AnswerConstraint(LogitsProcessor):
     Use: ``backbone.generate(batch, max_new_tokens=..., logits_processor=LogitsProcessorList([AnswerConstraint(
     backbone.tokenizer, think="required")]))``; ``max_new_tokens`` must be at least :meth:`required_new_tokens`
     for every sample to finish. One instance serves one ``generate`` call at a time (its state resets when a new
-    call starts); the per-state tables are shared by all instances on the same tokenizer.
+    call starts); the per-state tables are shared by all instances on the same tokenizer. Like most HF processors
+    in the hot path it masks ``scores`` in place and returns them.
 
     Args:
         tokenizer: the backbone's tokenizer (any HF tokenizer).
@@ -377,12 +378,13 @@ class AnswerConstraint(LogitsProcessor):
             for row, token in enumerate(input_ids[:, -1].tolist()):
                 self._advance(row, token)
         self._last_len = length
-        allowed = torch.zeros(scores.shape, dtype=torch.bool, device=scores.device)
-        for row, state in enumerate(self._states):
+        neg_inf = float("-inf")
+        for row, state in enumerate(self._states):  # in place: no (batch, vocab) temporaries per step
             ids, inverted = self.tables.tensor(state, scores.device)
             if inverted:
-                allowed[row] = True
-                allowed[row, ids] = False
+                scores[row].index_fill_(0, ids, neg_inf)
             else:
-                allowed[row, ids] = True
-        return scores.masked_fill(~allowed, float("-inf"))
+                keep = scores[row].index_select(0, ids)
+                scores[row].fill_(neg_inf)
+                scores[row].index_copy_(0, ids, keep)
+        return scores
