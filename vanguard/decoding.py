@@ -340,7 +340,13 @@ class AnswerConstraint(LogitsProcessor):
         self.tables: AllowedTokens | None = None
         self._states: list[State] = []
         self._think_tokens: list[int] = []
-        self._last_len = -1
+        self._prev_ids: torch.Tensor | None = None
+
+    def reset(self, batch: int = 0) -> None:
+        """Start over (done automatically when a call does not continue the previous one by one token)."""
+        self._states = [self.grammar.start()] * batch
+        self._think_tokens = [0] * batch
+        self._prev_ids = None
 
     def required_new_tokens(self) -> int:
         """``max_new_tokens`` that lets every constrained answer finish (+1 for EOS)."""
@@ -371,13 +377,13 @@ class AnswerConstraint(LogitsProcessor):
         batch, length = input_ids.shape
         if self.tables is None:
             self.tables = self._tables(scores.shape[-1])
-        if length != self._last_len + 1 or batch != len(self._states):  # a new generate call
-            self._states = [self.grammar.start()] * batch
-            self._think_tokens = [0] * batch
+        prev = self._prev_ids
+        if prev is None or prev.shape != (batch, length - 1) or not torch.equal(input_ids[:, :-1], prev):
+            self.reset(batch)  # a new generate call (not one more token of the previous one)
         else:
             for row, token in enumerate(input_ids[:, -1].tolist()):
                 self._advance(row, token)
-        self._last_len = length
+        self._prev_ids = input_ids
         neg_inf = float("-inf")
         for row, state in enumerate(self._states):  # in place: no (batch, vocab) temporaries per step
             ids, inverted = self.tables.tensor(state, scores.device)
