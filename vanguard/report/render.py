@@ -1,0 +1,242 @@
+"""``report.md`` / ``report.html`` for a run directory, and the HTML explanation page of one video.
+
+Both are built as a list of blocks (heading, paragraph, table, image, preformatted text) rendered twice: to
+Markdown and to HTML. Every piece of text that reaches HTML goes through ``html.escape`` — model output (reasoning,
+raw answers, box labels) is untrusted and must never become markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vanguard.answer import INVALID_REASONS
+from vanguard.data.annotations import VideoAnnotation
+from vanguard.io import write_text
+from vanguard.metrics.answers import invalid_answer_rates
+from vanguard.metrics.grounding import grounding_metrics
+from vanguard.metrics.protocols import NOTES, evaluate_frame_scores, fit_length
+from vanguard.metrics.scores import load_frame_scores, video_id
+from vanguard.report import plots
+from vanguard.report.predictions import (
+    GROUND_TRUTH_FILE,
+    PREDICTIONS_DIR,
+    SubclipPrediction,
+    VideoPredictions,
+    load_ground_truth_json,
+    read_predictions,
+)
+
+
+@dataclass
+class Block:
+    kind: str  # h1 | h2 | p | table | img | pre
+    text: str = ""
+    rows: list[list[str]] | None = None  # table: first row is the header
+    src: str = ""  # img: path relative to the page
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            out.append(("# " if b.kind == "h1" else "## ") + b.text.replace("\n", " "))
+        elif b.kind == "p":
+            out.append(b.text)
+        elif b.kind == "pre":
+            out.append("```text\n" + b.text.replace("```", "'''") + "\n```")
+        elif b.kind == "img":
+            out.append(f"![{_md_cell(b.text)}]({b.src})")
+        elif b.kind == "table" and b.rows:
+            head, *body = b.rows
+            out.append("\n".join(["| " + " | ".join(map(_md_cell, head)) + " |", "|" + "---|" * len(head)]
+                                 + ["| " + " | ".join(map(_md_cell, r)) + " |" for r in body]))
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
+    "pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}figure{display:inline-block;margin:6px}"
+    "figcaption{font-size:12px;max-width:480px}img{max-width:100%}"
+)
+
+
+def to_html(blocks: list[Block], title: str) -> str:
+    e = html.escape
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{_CSS}</style></head><body>"]
+    for b in blocks:
+        if b.kind in ("h1", "h2", "p", "pre"):
+            out.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
+        elif b.kind == "img":
+            out.append(f"<figure><img src='{e(b.src)}' alt='{e(b.text)}'><figcaption>{e(b.text)}</figcaption></figure>")
+        elif b.kind == "table" and b.rows:
+            head, *body = b.rows
+            out.append("<table><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in head) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in body]
+            out.append("</table>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _keyframe(video: VideoPredictions, sub: SubclipPrediction, predictions_dir: Path) -> np.ndarray | None:
+    """The subclip's keyframe: its saved PNG, else decoded from the source video, else None."""
+    if sub.keyframe_png and (predictions_dir / sub.keyframe_png).is_file():
+        import matplotlib.image as mpimg
+
+        img = mpimg.imread(predictions_dir / sub.keyframe_png)
+        return (img[..., :3] * 255).astype(np.uint8) if img.dtype != np.uint8 else img[..., :3]
+    if video.path and sub.keyframe is not None and Path(video.path).is_file():
+        from vanguard.video import VideoDecodeError, decode_clip
+
+        try:
+            return decode_clip(video.path, [sub.keyframe])[0]
+        except (VideoDecodeError, IndexError, RuntimeError):
+            return None
+    return None
+
+
+def _caption(sub: SubclipPrediction) -> str:
+    return f"{sub.video_id} {sub.start_s:.1f}-{sub.end_s:.1f}s score {sub.score:.2f} {sub.category}"
+
+
+# ---- the run report ------------------------------------------------------------------------------------------------
+def render_run_report(
+    run_dir: str | Path,
+    annotations: list[VideoAnnotation] | None = None,
+    out_dir: str | Path | None = None,
+    max_examples: int = 8,
+) -> dict[str, Path]:
+    """Write ``report.md`` and ``report.html`` (+ ``figures/``) for a run directory; returns their paths."""
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    figs = out / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    videos = read_predictions(run_dir)
+    if annotations is None and (run_dir / GROUND_TRUTH_FILE).is_file():
+        annotations = load_ground_truth_json(run_dir / GROUND_TRUTH_FILE)
+    scores_path = next((p for p in (run_dir / "frame_scores.npz", run_dir / "scores.json") if p.is_file()), None)
+    scores = load_frame_scores(scores_path) if scores_path else {v.video_id: v.frame_scores() for v in videos}
+    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+    if not metrics and annotations and scores:
+        metrics = evaluate_frame_scores(scores, annotations, allow_missing=True)
+
+    blocks = [Block("h1", f"VANGUARD report: {run_dir.name}")]
+    if metrics:
+        notes = {**NOTES, **(metrics.get("notes") or {})}
+        rows = [["metric", "value", "definition"]]
+        rows += [[k, _fmt(v), notes.get(k, "")] for k, v in metrics.items() if isinstance(v, (int, float)) or v is None]
+        blocks += [Block("h2", "Frame-level protocol (pooled over the test set)"), Block("table", rows=rows)]
+        if metrics.get("per_category_auc"):
+            rows = [["category", "frame AUC (its videos + all normal videos)"]]
+            rows += [[c, _fmt(v)] for c, v in metrics["per_category_auc"].items()]
+            blocks += [Block("h2", "Per-category AUC"), Block("table", rows=rows)]
+    if annotations and scores:
+        ann = [a for a in annotations if video_id(a.video_id) in scores]
+        if ann:
+            s = np.concatenate([fit_length(scores[video_id(a.video_id)], a.num_frames or len(scores[video_id(a.video_id)])) for a in ann])
+            y = np.concatenate([a.frame_labels(a.num_frames or len(scores[video_id(a.video_id)])) for a in ann])
+            if 0 < y.sum() < len(y):
+                plots.roc_pr_curves(s, y, figs / "roc.png", figs / "pr.png")
+                blocks += [Block("h2", "ROC and PR curves"), Block("img", "frame-level ROC", src="figures/roc.png"),
+                           Block("img", "frame-level PR", src="figures/pr.png")]
+
+    subclips = [s for v in videos for s in v.subclips]
+    if subclips:
+        rates = invalid_answer_rates(reasons=[s.parse_reason for s in subclips])
+        counts = Counter(s.parse_reason for s in subclips)
+        rows = [["reason", "count", "rate"], ["(all invalid)", str(sum(n for r, n in counts.items() if r)), _fmt(rates["invalid_rate"])]]
+        rows += [[r, str(counts[r]), _fmt(rates[f"invalid_rate/{r}"])] for r in INVALID_REASONS if counts[r]]
+        blocks += [Block("h2", f"Invalid answers ({len(subclips)} subclips)"), Block("table", rows=rows)]
+        if rates["invalid_rate"] > 0:
+            plots.bar_chart({r: rates[f"invalid_rate/{r}"] for r in INVALID_REASONS if counts[r]}, figs / "invalid.png", "invalid answers by reason")
+            blocks.append(Block("img", "invalid answers by reason", src="figures/invalid.png"))
+        with_gt = [s for s in subclips if s.gt_boxes is not None]
+        if with_gt:
+            g = grounding_metrics(([(b.x1, b.y1, b.x2, b.y2) for b in s.boxes], [(b.x1, b.y1, b.x2, b.y2) for b in s.gt_boxes]) for s in with_gt)
+            blocks += [Block("h2", "Grounding"), Block("table", rows=[["metric", "value"]] + [[k, _fmt(v)] for k, v in g.items()])]
+        blocks += _grounding_examples(videos, run_dir / PREDICTIONS_DIR, figs, max_examples)
+
+    md, page = out / "report.md", out / "report.html"
+    write_text(md, to_markdown(blocks))
+    write_text(page, to_html(blocks, f"VANGUARD report: {run_dir.name}"))
+    return {"markdown": md, "html": page}
+
+
+def _grounding_examples(videos: list[VideoPredictions], pred_dir: Path, figs: Path, limit: int) -> list[Block]:
+    candidates = sorted(
+        ((v, s) for v in videos for s in v.subclips if s.boxes or s.gt_boxes), key=lambda vs: -vs[1].score
+    )
+    blocks = []
+    for v, s in candidates:
+        if len(blocks) >= limit:
+            break
+        image = _keyframe(v, s, pred_dir)
+        if image is None:
+            continue
+        name = f"ground_{len(blocks):02d}.png"
+        plots.keyframe_with_boxes(image, figs / name, s.boxes, s.gt_boxes or (), title=_caption(s))
+        blocks.append(Block("img", _caption(s) + " (red: predicted, dashed green: ground truth)", src=f"figures/{name}"))
+    return [Block("h2", "Grounding examples"), *blocks] if blocks else []
+
+
+# ---- the explanation page of one video -----------------------------------------------------------------------------
+def render_video_page(
+    video: VideoPredictions,
+    out_dir: str | Path,
+    annotation: VideoAnnotation | None = None,
+    predictions_dir: str | Path | None = None,
+    max_keyframes: int = 12,
+) -> Path:
+    """``<out_dir>/<video_id>.html`` with its figures in ``<video_id>_files/``: timeline, keyframes, reasoning."""
+    out = Path(out_dir)
+    files = out / f"{video.video_id}_files"
+    files.mkdir(parents=True, exist_ok=True)
+    pred_dir = Path(predictions_dir) if predictions_dir else out
+    scores = video.frame_scores()
+    intervals = annotation.intervals if annotation is not None else ()
+    plots.score_timeline(scores, video.fps, files / "timeline.png", intervals, title=video.video_id)
+    flagged = sum(s.score >= 0.5 for s in video.subclips)
+    blocks = [
+        Block("h1", f"{video.video_id}"),
+        Block("p", f"{video.num_frames} frames at {video.fps:g} fps ({video.num_frames / video.fps:.1f} s), "
+                   f"{video.width}x{video.height}; {len(video.subclips)} subclips, {flagged} with score >= 0.5; "
+                   f"max score {scores.max():.3f}." + (" Ground truth shaded in red." if intervals else "")),
+        Block("img", "anomaly score over time", src=f"{files.name}/timeline.png"),
+        Block("h2", "Subclips"),
+        Block("table", rows=[["time (s)", "frames", "score", "category", "boxes", "answer"]] + [
+            [f"{s.start_s:.1f}-{s.end_s:.1f}", f"{s.start_frame}-{s.end_frame}", f"{s.score:.3f}", s.category,
+             "; ".join(f"{b.label} [{b.x1:.0f}, {b.y1:.0f}, {b.x2:.0f}, {b.y2:.0f}]" for b in s.boxes),
+             "valid" if s.parse_reason is None else f"invalid: {s.parse_reason}"]
+            for s in video.subclips
+        ]),
+    ]
+    shown = sorted(video.subclips, key=lambda s: (-bool(s.boxes), -s.score))[:max_keyframes]
+    if shown:
+        blocks.append(Block("h2", "Keyframes and reasoning"))
+    for i, s in enumerate(sorted(shown, key=lambda s: s.start_frame)):
+        image = _keyframe(video, s, pred_dir)
+        blocks.append(Block("p", _caption(s)))
+        if image is not None:
+            name = f"keyframe_{i:02d}.png"
+            plots.keyframe_with_boxes(image, files / name, s.boxes, s.gt_boxes or (), title=_caption(s))
+            blocks.append(Block("img", _caption(s), src=f"{files.name}/{name}"))
+        blocks.append(Block("pre", s.reasoning if s.reasoning else (s.raw_text or "(no text)")))
+    page = out / f"{video.video_id}.html"
+    write_text(page, to_html(blocks, video.video_id))
+    return page
