@@ -44,6 +44,7 @@ from datamodules.streams import (
     dist_info,
     eval_loader,
     list_shards,
+    share_cores_with_workers,
     train_loader,
 )
 from vanguard.errors import ConfigError
@@ -112,6 +113,9 @@ class SubclipDataModule(LightningDataModule):
         self._accountants: dict[str, SkipAccountant] = {}
 
     # -- where we are -------------------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        share_cores_with_workers(self.num_workers)
+
     def dist(self) -> tuple[int, int]:
         """``(rank, world_size)``: the trainer's when attached, else torch.distributed / the environment."""
         if self.trainer is not None:

@@ -25,6 +25,16 @@ UCF_CRIME_CLASSES = (
 CATEGORIES = (*UCF_CRIME_CLASSES, NORMAL)
 CATEGORY_INDEX = {name: i for i, name in enumerate(CATEGORIES)}
 
+#: The object a ground-truth box of each category is on, for box formats that carry no label (Liu & Ma's). Box
+#: labels are object phrases ("person", "car"), never category names: the teacher names them in its reasoning and
+#: GroundingDINO is prompted with them.
+BOX_OBJECT = {"RoadAccidents": "car", "Arson": "fire", "Explosion": "explosion"}
+
+
+def box_object(category: str) -> str:
+    return BOX_OBJECT.get(category, "person")
+
+
 #: XD-Violence label codes (A = normal; there is no B3) mapped to the nearest UCF-Crime class name.
 XD_CODES = {
     "A": NORMAL,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vanguard.categories import NORMAL
+from vanguard.categories import NORMAL, box_object
 from vanguard.data import boxes as box_io
 from vanguard.data import shanghaitech, uca, ucf_crime, xd_violence
 from vanguard.data.annotations import Caption, VideoRecord
@@ -71,7 +71,7 @@ def load_catalog(
             except VideoDecodeError as err:
                 raise VideoDecodeError(f"{rec.path}: {err}") from None
         if rec.video_id in pixel_boxes and rec.width and rec.height:
-            rec.boxes = box_io.to_relative(pixel_boxes[rec.video_id], rec.width, rec.height, rec.category)
+            rec.boxes = box_io.to_relative(pixel_boxes[rec.video_id], rec.width, rec.height, box_object(rec.category))
     return records
 
 

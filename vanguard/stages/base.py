@@ -228,7 +228,11 @@ class StageBase(LightningModule):
             return None
         from transformers import LogitsProcessorList
 
-        return LogitsProcessorList([AnswerConstraint(self.backbone.tokenizer, reasoning=self.target == "reasoning")])
+        # the grammar's tables are cached per tokenizer, so building the processor per call is cheap; free reasoning
+        # text gets half the token budget, then </think> is forced and the JSON answer follows
+        think = "required" if self.target == "reasoning" else "none"
+        budget = max(16, self.hparams.max_new_tokens // 2)
+        return LogitsProcessorList([AnswerConstraint(self.backbone.tokenizer, think=think, think_max_tokens=budget)])
 
     def generate(self, batch: dict) -> list[str]:
         return self.backbone.generate(
