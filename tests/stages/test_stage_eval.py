@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
-import warnings
 
 import pytest
 import torch
@@ -46,27 +43,14 @@ def test_generation_metrics_count_reasons_and_grounding():
     assert out["answer_category_acc"] == pytest.approx(3 / 4)
 
 
-def test_constrained_decoding_falls_back_then_uses_the_decoding_module(backbone, monkeypatch):
-    stage = GroundingStage(backbone)
-    monkeypatch.delitem(sys.modules, "vanguard.decoding", raising=False)
-    monkeypatch.setitem(sys.modules, "vanguard.decoding", None)  # import fails like a missing module
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert stage.logits_processor() is None
-    assert any("unconstrained" in str(w.message) for w in caught)
+def test_generation_is_constrained_by_default(backbone):
+    from vanguard.decoding import AnswerConstraint
+    from vanguard.stages import ReasoningStage
 
-    made = []
-
-    class AnswerConstraint:
-        def __init__(self, tokenizer, reasoning):
-            made.append(reasoning)
-
-        def __call__(self, input_ids, scores):
-            return scores
-
-    monkeypatch.setitem(sys.modules, "vanguard.decoding", types.SimpleNamespace(AnswerConstraint=AnswerConstraint))
-    processors = stage.logits_processor()
-    assert len(processors) == 1 and isinstance(processors[0], AnswerConstraint) and made == [False]
+    (grounding,) = GroundingStage(backbone).logits_processor()
+    (reasoning,) = ReasoningStage(backbone).logits_processor()
+    assert isinstance(grounding, AnswerConstraint) and grounding.grammar.think == "none"
+    assert isinstance(reasoning, AnswerConstraint) and reasoning.grammar.think == "required"
     assert GroundingStage(backbone, constrained=False).logits_processor() is None
 
 

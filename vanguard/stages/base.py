@@ -103,7 +103,6 @@ class StageBase(LightningModule):
         self.strict_loading = False  # checkpoints hold only the trainable weights
         self.prepared = False
         self.test_records: list[dict] = []
-        self._constraint_warned = False
         for split in ("val", "test"):
             scores = MetricCollection(
                 {
@@ -216,17 +215,12 @@ class StageBase(LightningModule):
         return limit < 0 or batch_idx < limit
 
     def logits_processor(self):
-        """The answer-grammar constraint for generation, or None (unconstrained)."""
+        """The answer-grammar constraint for generation (on by default), or None when ``constrained`` is off."""
         if not self.hparams.constrained:
             return None
-        try:
-            from vanguard.decoding import AnswerConstraint
-        except ImportError as err:
-            if not self._constraint_warned:
-                warnings.warn(f"constrained decoding unavailable ({err}); generating unconstrained", stacklevel=2)
-                self._constraint_warned = True
-            return None
         from transformers import LogitsProcessorList
+
+        from vanguard.decoding import AnswerConstraint
 
         # the grammar's tables are cached per tokenizer, so building the processor per call is cheap; free reasoning
         # text gets half the token budget, then </think> is forced and the JSON answer follows
