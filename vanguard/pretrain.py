@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -106,6 +107,8 @@ def pretrain_backbone(
     from vanguard.data.catalog import load_catalog
 
     torch.manual_seed(seed)
+    if not torch.cuda.is_available():  # leave the cores the workers use (OpenMP pools fighting are ~10x slower)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
     records = load_catalog(data, dataset=dataset, split=split)
     encoder = SubclipEncoder(str(backbone), frame_pixels=frame_pixels)
     clips = CaptionClips(records, encoder, num_frames, frame_stride, windows_per_video, seed)

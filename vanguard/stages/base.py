@@ -64,9 +64,11 @@ class StageBase(LightningModule):
         generate_val_batches: validation batches per epoch for which answers are generated (-1: all, 0: none).
         generate_test_batches: the same for test (-1: all).
         max_new_tokens: generation budget per answer.
-        constrained: constrain decoding to the answer grammar (``vanguard.decoding.AnswerConstraint``); falls
-            back to free decoding with a warning when that module is missing.
+        constrained: constrain decoding to the answer grammar (``vanguard.decoding.AnswerConstraint``);
+            ``--model.init_args.constrained false`` generates freely (to measure how often that goes wrong).
         iou_threshold: IoU for a ground-truth box to count as found (grounding accuracy).
+        pos_weight: weight of anomalous samples in the anomaly loss; about (normal / anomalous) subclips makes a
+            score of 0.5 the balanced decision point, which F1 at 0.5 depends on (anomalies are rare).
     """
 
     #: what the training batches must carry as the assistant's text: "none" | "answer" | "reasoning"
@@ -95,6 +97,7 @@ class StageBase(LightningModule):
         max_new_tokens: int = 256,
         constrained: bool = True,
         iou_threshold: float = 0.5,
+        pos_weight: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["backbone"])
@@ -182,10 +185,14 @@ class StageBase(LightningModule):
                 return self.backbone.forward(batch, with_loss=False)[0], None
         return self.backbone.forward(batch, with_loss=with_loss)
 
+    def anomaly_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        weight = torch.tensor(self.hparams.pos_weight, device=logits.device, dtype=logits.dtype)
+        return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), pos_weight=weight)
+
     def losses(self, out: HeadOutput, batch: dict, lm_loss: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """Unweighted loss per objective."""
         result = {
-            "cls": F.binary_cross_entropy_with_logits(out.anomaly, batch["label"].float()),
+            "cls": self.anomaly_loss(out.anomaly, batch["label"]),
             "category": F.cross_entropy(out.category, batch["category"]),
         }
         if self.has_lm_objective:
@@ -239,7 +246,7 @@ class StageBase(LightningModule):
         scores = torch.sigmoid(out.anomaly.float())
         pred_category = out.category.argmax(-1)
         n = batch_size(batch)
-        loss_cls = F.binary_cross_entropy_with_logits(out.anomaly, batch["label"].float())
+        loss_cls = self.anomaly_loss(out.anomaly, batch["label"])
         self.log(f"{split}/loss_cls", loss_cls, batch_size=n, sync_dist=True)
         score_metrics = getattr(self, f"{split}_scores")
         score_metrics.update(scores, batch["label"])
