@@ -10,8 +10,10 @@ attributes (``target``, ``uses_lora``, ``freeze_backbone``) and loss weights; th
 - validation / test: prompt-only, left-padded batches -> features -> head -> anomaly score (sigmoid) and category;
   stages with a text target also generate answers for a configurable number of batches, parse them with
   :func:`vanguard.answer.parse_answer` and count invalid answers and grounding hits.
-- test: per-subclip scores with their ``video_id`` and ``frame_indices`` go to ``self.test_records`` and to
-  ``subclip_scores.json`` in the trainer's log dir, for expansion to frame-level scores.
+- test: per-subclip records (score, ``video_id``, ``frame_indices``, keyframe, GT boxes, frame size, fps, teacher
+  reasoning, and the generated text with its parse) go to ``self.test_records`` (gathered from all ranks at epoch
+  end) and to ``subclip_scores.json`` in the trainer's log dir; ``callbacks.FrameLevelEvaluation`` turns them into
+  frame-level metrics at test end.
 - checkpoints hold only trainable weights (+ optimizer state): frozen keys are pruned in ``on_save_checkpoint``
   and ``strict_loading`` is off; the frozen base comes from the backbone directory.
 
@@ -42,6 +44,18 @@ from vanguard.stages.evaluation import GenerationMetrics
 from vanguard.stages.heads import ClassificationHead, HeadOutput
 
 Target = Literal["none", "answer", "reasoning"]
+
+
+def sample_record_fields(meta: dict) -> dict:
+    """What evaluation and the predictions files need from a test sample's metadata beyond its score."""
+    return {
+        "keyframe": meta["frame_indices"][meta.get("keyframe", -1)],
+        "gt_boxes": meta.get("boxes", []),
+        "width": meta.get("width"),
+        "height": meta.get("height"),
+        "fps": meta.get("fps"),
+        "reasoning": meta.get("reasoning"),
+    }
 
 
 class StageBase(LightningModule):
@@ -268,8 +282,11 @@ class StageBase(LightningModule):
                     "category": CATEGORIES[int(batch["category"][i])],
                     "pred_category": CATEGORIES[int(pred_category[i])],
                 }
+                record.update(sample_record_fields(meta))
                 if result["texts"] is not None:
-                    record["text"] = result["texts"][i]
+                    parsed = result["parsed"][i]
+                    record.update(text=result["texts"][i], parse_reason=parsed.reason, pred_reasoning=parsed.reasoning,
+                                  pred_answer=parsed.answer.as_json() if parsed.answer is not None else None)
                 self.test_records.append(record)
         return result
 
@@ -304,6 +321,7 @@ class StageBase(LightningModule):
             gathered: list = [None] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(gathered, records)
             records = [r for part in gathered for r in part]
+        self.test_records = records  # every rank holds all records now (callbacks.FrameLevelEvaluation reads them)
         if self.trainer.is_global_zero:
             from vanguard.io import write_json
 
