@@ -83,6 +83,7 @@ class StageBase(LightningModule):
         iou_threshold: IoU for a ground-truth box to count as found (grounding accuracy).
         pos_weight: weight of anomalous samples in the anomaly loss; about (normal / anomalous) subclips makes a
             score of 0.5 the balanced decision point, which F1 at 0.5 depends on (anomalies are rare).
+        max_boxes: most boxes a constrained answer may hold.
     """
 
     #: what the training batches must carry as the assistant's text: "none" | "answer" | "reasoning"
@@ -112,6 +113,7 @@ class StageBase(LightningModule):
         constrained: bool = True,
         iou_threshold: float = 0.5,
         pos_weight: float = 1.0,
+        max_boxes: int = 4,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["backbone"])
@@ -235,24 +237,35 @@ class StageBase(LightningModule):
         limit = self.hparams.generate_val_batches if split == "val" else self.hparams.generate_test_batches
         return limit < 0 or batch_idx < limit
 
-    def logits_processor(self):
+    def answer_constraint(self):
         """The answer-grammar constraint for generation (on by default), or None when ``constrained`` is off."""
         if not self.hparams.constrained:
             return None
-        from transformers import LogitsProcessorList
-
         from vanguard.decoding import AnswerConstraint
 
         # the grammar's tables are cached per tokenizer, so building the processor per call is cheap; free reasoning
         # text gets half the token budget, then </think> is forced and the JSON answer follows
         think = "required" if self.target == "reasoning" else "none"
         budget = max(16, self.hparams.max_new_tokens // 2)
-        return LogitsProcessorList([AnswerConstraint(self.backbone.tokenizer, think=think, think_max_tokens=budget)])
+        return AnswerConstraint(self.backbone.tokenizer, think=think, think_max_tokens=budget,
+                                max_boxes=self.hparams.max_boxes)
+
+    def logits_processor(self):
+        from transformers import LogitsProcessorList
+
+        constraint = self.answer_constraint()
+        return None if constraint is None else LogitsProcessorList([constraint])
 
     def generate(self, batch: dict) -> list[str]:
-        return self.backbone.generate(
-            batch, max_new_tokens=self.hparams.max_new_tokens, logits_processor=self.logits_processor()
-        )
+        constraint = self.answer_constraint()
+        if constraint is None:
+            return self.backbone.generate(batch, max_new_tokens=self.hparams.max_new_tokens)
+        from transformers import LogitsProcessorList
+
+        # a constrained answer always completes: the budget covers the longest text the grammar accepts (a
+        # trained model stops far earlier; generation ends when every sample has emitted EOS)
+        budget = max(self.hparams.max_new_tokens, constraint.required_new_tokens())
+        return self.backbone.generate(batch, max_new_tokens=budget, logits_processor=LogitsProcessorList([constraint]))
 
     def _eval_step(self, batch: dict, batch_idx: int, split: str) -> dict[str, Any]:
         features, _ = self.compute_features(batch, split)
