@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster.conftest import base_env, fit_command, finish, sbatch_command, slurm_env, stage2_config, start
 from tests.cluster.probe import read_events
+from tests.cluster.runs import base_env, finish, fit_command, sbatch_command, slurm_env, stage2_config, start
 
 MAX_STEPS = 4
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster.conftest import fit_command, finish, kill_hard, stage2_config, start, wait_for, base_env
 from tests.cluster.probe import read_events
+from tests.cluster.runs import base_env, finish, fit_command, kill_hard, stage2_config, start, wait_for
 from vanguard.checkpoints import load_checkpoint
 
 MAX_STEPS, EVERY, HOLD = 6, 2, 3  # step checkpoints at 2, 4, 6; killed while waiting at step 3
@@ -16,11 +16,9 @@ MAX_STEPS, EVERY, HOLD = 6, 2, 3  # step checkpoints at 2, 4, 6; killed while wa
 @pytest.mark.slow
 def test_kill9_then_ckpt_path_last_continues_to_the_same_total(cluster_inputs, tmp_path):
     env = base_env()
-    # uninterrupted reference
+    # an uninterrupted reference run, alongside
     straight = stage2_config(tmp_path / "straight", cluster_inputs, max_steps=MAX_STEPS, every_n_steps=EVERY)
-    finish(start(fit_command(straight), env, tmp_path / "straight.log"), tmp_path / "straight.log")
-    straight_last = load_checkpoint(tmp_path / "straight" / "stage2" / "checkpoints" / "last.ckpt")
-    assert straight_last["global_step"] == MAX_STEPS
+    reference = start(fit_command(straight), env, tmp_path / "straight.log")
 
     # the same run, killed -9 while it waits at step 3 (last.ckpt holds step 2)
     run = tmp_path / "killed"
@@ -29,7 +27,7 @@ def test_kill9_then_ckpt_path_last_continues_to_the_same_total(cluster_inputs, t
     proc = start(fit_command(config), env, log)
     wait_for(lambda: any(e["event"] == "hold" for e in read_events(run / "probe")), proc, log, what=f"step {HOLD}")
     last = run / "stage2" / "checkpoints" / "last.ckpt"
-    assert load_checkpoint(last)["global_step"] == 2
+    assert load_checkpoint(last)["global_step"] == EVERY
     kill_hard(proc)
     events = read_events(run / "probe")
     assert [e["event"] for e in events] == ["start", "hold"]  # no clean end
@@ -40,10 +38,15 @@ def test_kill9_then_ckpt_path_last_continues_to_the_same_total(cluster_inputs, t
     log2 = tmp_path / "resumed.log"
     text = finish(start(fit_command(config, "--ckpt_path", "last"), env, log2), log2)
     assert "Restored all states from the checkpoint" in text and "last.ckpt" in text
+    finish(reference, tmp_path / "straight.log")
+    straight_last = load_checkpoint(tmp_path / "straight" / "stage2" / "checkpoints" / "last.ckpt")
+    assert straight_last["global_step"] == MAX_STEPS
     resumed = read_events(run / "probe")[2:]
     assert [e["event"] for e in resumed] == ["start", "end"]
-    assert resumed[0]["step"] == 2  # continued from the saved step, not from zero
+    assert resumed[0]["step"] == EVERY  # continued from the saved step, not from zero
     assert resumed[1]["step"] == MAX_STEPS == read_events(tmp_path / "straight" / "probe")[-1]["step"]
     assert load_checkpoint(last)["global_step"] == MAX_STEPS
-    # the same logger version and config file were reused (config.yaml overwritten, not refused)
-    assert sorted(p.name for p in (tmp_path / "killed" / "tensorboard" / "synthcrime").iterdir()) == ["stage2"]
+    # one logger version for both launches, and its config.yaml was overwritten by the relaunch, not refused
+    versions = run / "tensorboard" / "synthcrime"
+    assert sorted(p.name for p in versions.iterdir()) == ["stage2"]
+    assert "ckpt_path: last" in (versions / "stage2" / "config.yaml").read_text()

@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from tests.cluster.conftest import finish, kill_hard, sbatch_command, slurm_env, stage2_config, start, wait_for
 from tests.cluster.probe import read_events
+from tests.cluster.runs import finish, kill_hard, sbatch_command, slurm_env, stage2_config, start, wait_for
 from vanguard.checkpoints import load_checkpoint
 
 MAX_STEPS, EVERY, HOLD = 6, 2, 3  # last.ckpt at step 2, SIGUSR1 while waiting at step 3
@@ -50,4 +50,27 @@ def test_sigusr1_saves_hpc_checkpoint_requeues_and_the_same_command_resumes(clus
     assert resumed[1]["step"] == MAX_STEPS
     assert load_checkpoint(stage_dir / "checkpoints" / "last.ckpt")["global_step"] == MAX_STEPS
     assert scontrol_log.read_text().count("requeue") == 1
-    assert sorted(p.name for p in (run / "tensorboard" / "synthcrime").iterdir()) == ["stage2"]
+    assert sorted(p.name for p in (run / "tensorboard" / "synthcrime").iterdir()) == ["stage2"]  # stable version
+
+
+@pytest.mark.slow
+def test_slurm_job_killed_without_warning_resumes_from_last_checkpoint(cluster_inputs, tmp_path):
+    """A node failure or OOM kill sends no SIGUSR1, so there is no hpc checkpoint; the requeued (or resubmitted)
+    job still resumes from ``checkpoints/last.ckpt`` (vanguard.checkpoints.slurm_resume_path), not from zero."""
+    run = tmp_path / "run"
+    config = stage2_config(run, cluster_inputs, max_steps=4, every_n_steps=EVERY, hold_at_step=HOLD)
+    env = {**slurm_env(tmp_path, job_id="4343"), "CONFIG": str(config)}
+    command = sbatch_command("train_stage.sbatch")
+    log = tmp_path / "job-1.log"
+    proc = start(command, env, log)
+    wait_for(lambda: any(e["event"] == "hold" for e in read_events(run / "probe")), proc, log, what=f"step {HOLD}")
+    kill_hard(proc)
+    assert not list((run / "stage2").glob("hpc_ckpt_*.ckpt"))
+
+    log2 = tmp_path / "job-2.log"
+    text = finish(start(command, {**env, "SLURM_RESTART_COUNT": "1"}, log2), log2)
+    last = run / "stage2" / "checkpoints" / "last.ckpt"
+    assert f"Restored all states from the checkpoint at {last}" in text
+    resumed = read_events(run / "probe")[2:]
+    assert [(e["event"], e["step"]) for e in resumed] == [("start", EVERY), ("end", 4)]
+    assert not (tmp_path / "scontrol.log").exists()  # nothing asked for a requeue
