@@ -58,9 +58,9 @@ def test_slurm_job_killed_without_warning_resumes_from_last_checkpoint(cluster_i
     """A node failure or OOM kill sends no SIGUSR1, so there is no hpc checkpoint; the requeued (or resubmitted)
     job still resumes from ``checkpoints/last.ckpt`` (vanguard.checkpoints.slurm_resume_path), not from zero."""
     run = tmp_path / "run"
-    config = stage2_config(run, cluster_inputs, max_steps=4, every_n_steps=EVERY, hold_at_step=HOLD)
+    config = stage2_config(run, cluster_inputs, max_steps=MAX_STEPS, every_n_steps=EVERY, hold_at_step=HOLD)
     env = {**slurm_env(tmp_path, job_id="4343"), "CONFIG": str(config)}
-    command = sbatch_command("train_stage.sbatch")
+    command = sbatch_command("train_stage.sbatch", "--trainer.max_steps", "4")  # extra args reach `vanguard fit`
     log = tmp_path / "job-1.log"
     proc = start(command, env, log)
     wait_for(lambda: any(e["event"] == "hold" for e in read_events(run / "probe")), proc, log, what=f"step {HOLD}")
