@@ -42,6 +42,30 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def slurm_resume_path(trainer) -> str | None:
+    """Under SLURM, the checkpoint a launch without ``--ckpt_path`` resumes from: the newest of Lightning's
+    ``<default_root_dir>/hpc_ckpt_*.ckpt`` (written on SIGUSR1) and every ``ModelCheckpoint``'s ``last*.ckpt``.
+
+    Lightning alone resumes only from ``hpc_ckpt_*`` (``ckpt_path=None`` + SLURM detected): a job requeued after a
+    node failure or resubmitted after a crash (no SIGUSR1, so no hpc checkpoint, or only an older one) would
+    restart from zero or from an older hpc checkpoint while a newer step checkpoint sits in ``checkpoints/``.
+    Outside SLURM this returns None (a local run resumes only when told: ``--ckpt_path last``).
+    """
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if not SLURMEnvironment.detect():
+        return None
+    candidates = list(Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"))
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+            candidates += Path(callback.dirpath).glob(f"{ModelCheckpoint.CHECKPOINT_NAME_LAST}*.ckpt")
+    existing = [p for p in candidates if p.is_file()]
+    if not existing:
+        return None
+    return str(max(existing, key=lambda p: (p.stat().st_mtime_ns, p.name.startswith("hpc_ckpt_"))))
+
+
 def trainable_keys(module: nn.Module) -> set[str]:
     return {name for name, param in module.named_parameters() if param.requires_grad}
 

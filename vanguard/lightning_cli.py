@@ -3,6 +3,11 @@
 Models and data are given in subclass mode (``model: {class_path: vanguard.stages.GroundingStage, init_args:
 {backbone: {class_path: vanguard.backbone.Backbone, init_args: {path: ...}}}}``). ``config.yaml`` is saved with
 ``overwrite=True`` so a requeued SLURM job writing into the same run directory does not die on the existing file.
+
+Under SLURM a ``fit`` launched without ``--ckpt_path`` resumes from the newest of ``hpc_ckpt_*.ckpt`` and the
+``last.ckpt`` checkpoints (:func:`vanguard.checkpoints.slurm_resume_path`), so a requeued or resubmitted job
+continues by itself whether or not it got the SIGUSR1 warning. Outside SLURM nothing is resumed unless asked
+(``--ckpt_path last``). See docs/cluster.md.
 """
 
 from __future__ import annotations
@@ -44,6 +49,18 @@ class VanguardCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         for path in _backbone_paths(config.as_dict()):
             check_backbone_dir(path)
+
+    def before_fit(self) -> None:
+        from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+        from vanguard.checkpoints import slurm_resume_path
+
+        config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") is None:
+            path = slurm_resume_path(self.trainer)
+            if path is not None:
+                rank_zero_info(f"[resume] SLURM job without --ckpt_path: resuming from the newest checkpoint {path}")
+                config["ckpt_path"] = path
 
 
 def run_lightning_cli(argv: list[str]) -> VanguardCLI:
