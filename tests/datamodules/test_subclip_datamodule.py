@@ -176,3 +176,23 @@ def test_batches_move_to_device_like_lightning_does(shards, tiny_backbone_dir, m
     batch = next(iter(make_dm(shards, tiny_backbone_dir, num_workers=0).test_dataloader()))
     moved = move_data_to_device(batch, torch.device("cpu"))
     assert moved["meta"] == batch["meta"] and torch.equal(moved["pixel_values_videos"], batch["pixel_values_videos"])
+
+
+def test_cached_keys_are_not_decoded_and_their_batches_still_count(shards, tiny_backbone_dir, monkeypatch):
+    """Stage 1's feature cache: keys the module names are validated but not decoded; a batch made only of such
+    samples carries labels and meta but no model inputs, and still counts towards the epoch."""
+    import types
+
+    as_rank(monkeypatch, 0, 1)
+    dm = make_dm(shards, tiny_backbone_dir, num_workers=0, target="none")
+    good = set(shards["splits"]["train"]["keys"]) - set(shards["splits"]["train"]["corrupt_keys"])
+    module = types.SimpleNamespace(target="none", cached_keys=lambda: frozenset(good))
+    dm.trainer = types.SimpleNamespace(lightning_module=module, global_step=0, world_size=1, global_rank=0)
+    dm.batches_per_epoch = 4
+    decoded = []
+    monkeypatch.setattr("datamodules.streams.decode_clip", lambda *a, **k: decoded.append(a) or None)
+    batches = list(dm.train_dataloader())
+    assert len(batches) == 4 and not decoded
+    for b in batches:
+        assert "input_ids" not in b and b.get("encoded_rows") == [] and len(b["label"]) == 3
+        assert {m["key"] for m in b["meta"]} <= good
