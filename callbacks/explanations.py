@@ -121,3 +121,23 @@ class ExplanationWriter(BasePredictionWriter):
             annotation = datamodule.ground_truth(vid) if hasattr(datamodule, "ground_truth") else None
             self.pages.append(render_video_page(video, self.out_dir, annotation, pred_dir, self.max_keyframes))
             self.videos.append(video)
+        self.write_index()
+
+    def write_index(self) -> None:
+        """``index.html``: one line per video (peak score, anomalous subclips) linking to its page."""
+        import html
+
+        from vanguard.io import write_text
+
+        rows = []
+        for video, page in zip(self.videos, self.pages):
+            peak = max((s.score for s in video.subclips), default=0.0)
+            flagged = sum(s.score >= 0.5 for s in video.subclips)
+            name = html.escape(video.video_id)
+            link = html.escape(Path(page).name)
+            rows.append(f"<tr><td><a href=\"{link}\">{name}</a></td><td>{peak:.2f}</td>"
+                        f"<td>{flagged} / {len(video.subclips)}</td></tr>")
+        write_text(self.out_dir / "index.html",
+                   "<!doctype html><html><head><meta charset=\"utf-8\"><title>VANGUARD explanations</title></head>"
+                   "<body><h1>Explanations</h1><table><tr><th>video</th><th>peak score</th>"
+                   "<th>subclips at or above 0.5</th></tr>" + "".join(rows) + "</table></body></html>\n")

@@ -64,10 +64,29 @@ def steps(pretrain_steps: int, videos: int, pretrain_videos: int) -> list[Step]:
                              "--trainer.logger.init_args.version", "stage3_unconstrained"),
                      tb / "stage3_unconstrained" / "metrics.json"))
     plan.append(Step("explain held-out videos",
-                     _python("predict", "--config", "experiments/synthcrime/predict.yaml"),
-                     OUT / "explanations" / "index.html"))
+                     _python("predict", "--config", "experiments/synthcrime/predict.yaml", "--data.init_args.videos",
+                             str(OUT / "heldout"), "--data.init_args.annotations", str(OUT / "data" / "synthcrime")),
+                     OUT / "predict" / "index.html"))
     plan.append(Step("report", _python("report", str(tb / "stage3")), tb / "stage3" / "report.html"))
     return plan
+
+
+def pick_heldout(per_category: int = 1, normals: int = 2) -> None:
+    """Link a few SynthCrime test videos (one per category, a couple of normal ones) into ``heldout/``: videos
+    no stage trained on, for ``predict`` to explain."""
+    from vanguard.categories import NORMAL
+    from vanguard.data.catalog import load_catalog
+
+    folder = OUT / "heldout"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken: dict[str, int] = {}
+    for record in load_catalog(OUT / "data" / "synthcrime", dataset="synthcrime", split="test", probe_videos=False):
+        limit = normals if record.category == NORMAL else per_category
+        if taken.get(record.category, 0) < limit:
+            taken[record.category] = taken.get(record.category, 0) + 1
+            link = folder / Path(record.path).name
+            if not link.exists():
+                link.symlink_to(Path(record.path).resolve())
 
 
 def run_step(step: Step, index: int, total: int) -> float:
@@ -95,20 +114,23 @@ def _metrics(stage_dir: Path) -> dict:
 def _get(metrics: dict, *names: str):
     for name in names:
         node = metrics
-        for part in name.split("."):
+        head, _, rest = name.partition(".")
+        for part in ([head, rest] if rest and head == "generation" else [name]):
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, (int, float)):
             return float(node)
     return None
 
 
-SUMMARY_COLUMNS = (
-    ("ROC-AUC", ("frame.roc_auc", "roc_auc")),
-    ("AP", ("frame.ap_pr_auc", "ap_pr_auc")),
-    ("F1@0.5", ("frame.f1", "f1")),
-    ("ground@0.5", ("grounding.accuracy", "grounding.grounding_accuracy", "grounding_accuracy")),
-    ("invalid", ("answers.invalid_rate", "invalid_rate")),
-    ("ROUGE-L", ("reasoning.rougeL_fmeasure", "rouge_l.fmeasure", "rouge_l")),
+SUMMARY_COLUMNS = (  # metrics.json written by callbacks.FrameLevelEvaluation at the end of each test
+    ("ROC-AUC", ("auc_roc",)),
+    ("AP", ("ap_pr_auc",)),
+    ("F1@0.5", ("f1_at_0.5",)),
+    ("P@0.5", ("precision_at_0.5",)),
+    ("R@0.5", ("recall_at_0.5",)),
+    ("ground@0.5", ("generation.grounding_acc_iou50",)),
+    ("invalid", ("generation.invalid_rate",)),
+    ("ROUGE-L", ("generation.rougeL_f",)),
 )
 
 
@@ -135,7 +157,11 @@ def demo(pretrain_steps: int = 300, videos: int = 160, pretrain_videos: int = 10
     """
     start = time.time()
     plan = steps(pretrain_steps, videos, pretrain_videos)
-    timings = {s.name: run_step(s, i + 1, len(plan)) for i, s in enumerate(plan)}
+    timings = {}
+    for i, step in enumerate(plan):
+        if step.name == "explain held-out videos":
+            pick_heldout()
+        timings[step.name] = run_step(step, i + 1, len(plan))
     tb = OUT / "tensorboard" / "synthcrime"
     table, data = summary_table(tb)
     total = time.time() - start
@@ -144,7 +170,7 @@ def demo(pretrain_steps: int = 300, videos: int = 160, pretrain_videos: int = 10
         "F1 at 0.5; grounding accuracy at IoU 0.5; invalid = unparseable or invalid answers; ROUGE-L vs the teacher)\n\n"
         f"{table}\n\n"
         f"report:        {tb / 'stage3' / 'report.html'}\n"
-        f"explanations:  {OUT / 'explanations' / 'index.html'}\n"
+        f"explanations:  {OUT / 'predict' / 'index.html'} (one page per held-out video)\n"
         f"TensorBoard:   tensorboard --logdir {OUT / 'tensorboard'}\n"
         f"checkpoints:   {OUT}/stage{{1,2,3}}/checkpoints, exported weights {OUT}/stage{{1,2,3}}/export\n\n"
         f"total time: {total / 60:.1f} min (steps run this time: {sum(1 for t in timings.values() if t)})\n"
