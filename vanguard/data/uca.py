@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from vanguard.data.annotations import AnnotationError, Caption
+from vanguard.data.annotations import AnnotationError, Caption, read_annotation_lines, read_annotation_text
 from vanguard.io import write_json
 
 
@@ -27,7 +27,7 @@ def read_uca_json_with_durations(path: str | os.PathLike) -> tuple[dict[str, lis
     """Like :func:`read_uca_json`, plus each video's ``duration`` in seconds."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_annotation_text(path))
     except json.JSONDecodeError as err:
         raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
     if not isinstance(data, dict):
@@ -82,7 +82,7 @@ def read_uca_txt(path: str | os.PathLike) -> dict[str, list[Caption]]:
     """Parse UCA's text format ``Video start end ##sentence`` (the time format varies; see :func:`parse_uca_time`)."""
     path = Path(path)
     out: dict[str, list[Caption]] = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         if not line.strip():
             continue
         head, sep, sentence = line.partition("##")
