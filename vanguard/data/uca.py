@@ -43,8 +43,10 @@ def read_uca_json_with_durations(path: str | os.PathLike) -> tuple[dict[str, lis
         segs = []
         for i, (ts, sent) in enumerate(zip(stamps, sents)):
             ok = isinstance(ts, list) and len(ts) == 2 and all(isinstance(t, (int, float)) for t in ts)
-            if not ok or not isinstance(sent, str) or ts[1] < ts[0]:
-                raise AnnotationError(path, None, f"{where}, segment {i}: expected [start, end] seconds and a sentence")
+            if not ok or not isinstance(sent, str) or not 0 <= ts[0] <= ts[1]:  # also refuses NaN
+                raise AnnotationError(
+                    path, None, f"{where}, segment {i}: expected [start, end] seconds (0 <= start <= end) and a sentence"
+                )
             segs.append(Caption(float(ts[0]), float(ts[1]), sent.strip()))
         if not isinstance(entry["duration"], (int, float)):
             raise AnnotationError(path, None, f"{where}: duration must be a number of seconds")
@@ -93,5 +95,7 @@ def read_uca_txt(path: str | os.PathLike) -> dict[str, list[Caption]]:
             start, end = parse_uca_time(toks[1]), parse_uca_time(toks[2])
         except ValueError:
             raise AnnotationError(path, line_no, f"expected times like 00:01.2, got {toks[1]!r} {toks[2]!r}") from None
+        if not 0 <= start <= end:  # negative, reversed (or NaN) times
+            raise AnnotationError(path, line_no, f"expected 0 <= start <= end, got {toks[1]} {toks[2]}")
         out.setdefault(toks[0], []).append(Caption(start, end, sentence.strip()))
     return out
