@@ -72,7 +72,7 @@ def write_uca_json(
 def parse_uca_time(text: str) -> float:
     """``00:01.2`` / ``0:00.0`` / ``5:58.3`` / ``01:00:23.6`` -> seconds."""
     parts = text.split(":")
-    if not 1 <= len(parts) <= 3:
+    if not 1 <= len(parts) <= 3 or text.strip().startswith("-"):  # "-00:02.0" would read as +2.0 s
         raise ValueError(f"bad time {text!r}")
     seconds = 0.0
     for part in parts:
