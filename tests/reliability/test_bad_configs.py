@@ -100,7 +100,7 @@ def test_trust_remote_code_is_never_turned_on():
     """No config, script or code turns ``trust_remote_code`` on (a model directory must never run its own code);
     every place that names it passes False. tests/reliability/test_hostile_files.py loads a backbone folder that
     ships code and checks it is not run."""
-    turned_on = re.compile(r"trust_remote_code\W{0,3}[=:]\s*(?!False\b)\S")
+    turned_on = re.compile(r"trust_remote_code\W{0,3}[=:]\s*(?![Ff]alse\b)\S")
     hits, explicit_off = [], 0
     for folder in ("vanguard", "datamodules", "callbacks", "experiments", "benchmarks"):
         for path in sorted((ROOT / folder).rglob("*")):
