@@ -291,10 +291,22 @@ class TrainStream(IterableDataset):
     def __iter__(self) -> Iterator[dict]:
         seed = self.worker_seed()
         shards = self.shard_urls(random.Random(seed))
-        samples = wds.tarfile_to_samples(handler=wds.warn_and_continue)(shards)
-        shuffled = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=random.Random(seed + 1))(samples)
-        processed = (self.processor(raw) for raw in shuffled)
+        shuffled = wds.shuffle(self.shuffle_buffer, initial=self.shuffle_buffer, rng=random.Random(seed + 1))(
+            shard_samples(shards)
+        )
+        processed = (raw if isinstance(raw, Skip) else self.processor(raw) for raw in shuffled)
         return Batcher(self.processor, self.batch_size, "right", partial=False)(processed)
+
+
+def shard_samples(shards: Iterable[dict]) -> Iterator[dict | Skip]:
+    """Raw samples of each ``{"url": shard}``; a shard that cannot be read to its end (cut off by a failed copy,
+    deleted, not a tar) yields what it had, then ONE :class:`Skip` keyed by the shard, so the lost tail is counted
+    and logged by the :class:`SkipAccountant` (and stops the run past the limit) instead of a bare warning."""
+    for shard in shards:
+        try:
+            yield from wds.tarfile_to_samples(handler=wds.reraise_exception)(iter([shard]))
+        except Exception as err:  # tarfile.ReadError, OSError, webdataset's own: the rest of this shard is lost
+            yield Skip(shard["url"], f"unreadable shard (rest of it skipped): {type(err).__name__}: {err}")
 
 
 class RefreshingDataLoader(DataLoader):

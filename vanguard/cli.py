@@ -60,3 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     except VanguardError as err:  # a user's mistake: one clear line, no traceback from inside a library
         print(f"vanguard {command}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    except SystemExit as err:
+        # Lightning turns SIGTERM into SIGTERMException, a SystemExit WITHOUT a code: the process would exit 0, as
+        # if the run had finished. Say what happened and exit 143 (128 + SIGTERM) so schedulers and scripts see it.
+        if type(err).__name__ != "SIGTERMException":
+            raise
+        hint = "resume with --ckpt_path last" if command in LIGHTNING_SUBCOMMANDS else "finished work is kept: run it again to continue"
+        print(f"vanguard {command}: stopped by SIGTERM; {hint}", file=sys.stderr)
+        raise SystemExit(143) from None

@@ -11,3 +11,7 @@ class BackboneNotFoundError(VanguardError, FileNotFoundError):
 
 class ConfigError(VanguardError, ValueError):
     """A configuration that cannot work (e.g. ``init_from`` pointing at nothing)."""
+
+
+class NonFiniteLossError(VanguardError, FloatingPointError):
+    """A training loss became NaN or infinite; raised before the optimizer step, so checkpoints stay finite."""

@@ -81,6 +81,9 @@ def validate(meta: dict[str, Any], key: str | None = None) -> dict[str, Any]:
             raise SchemaError(f"{where}: missing field {name!r}")
         if not isinstance(meta[name], kind) or isinstance(meta[name], bool):
             raise SchemaError(f"{where}: field {name!r} has type {type(meta[name]).__name__}")
+    vid = meta["video_id"]
+    if not vid or vid in (".", "..") or any(c in vid for c in "/\\\0"):  # it names files (predictions, pages)
+        raise SchemaError(f"{where}: video_id {vid!r} must be a plain name (no path separators)")
     if meta["split"] not in SPLITS:
         raise SchemaError(f"{where}: split {meta['split']!r} not in {SPLITS}")
     if meta["label"] not in (0, 1):

@@ -12,9 +12,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from vanguard.answer import Box
+from vanguard.answer import COORD_MAX, Box
+from vanguard.categories import CATEGORIES
 from vanguard.data.annotations import AnnotationError, Caption, VideoRecord
 from vanguard.io import write_json
+from vanguard.schema import SPLITS
 
 
 def record_to_json(record: VideoRecord) -> dict:
@@ -26,11 +28,30 @@ def record_to_json(record: VideoRecord) -> dict:
     return out
 
 
+def check_record(record: VideoRecord) -> VideoRecord:
+    """Refuse values the pipeline would otherwise turn into silently rejected subclips or wrong labels."""
+    if record.category not in CATEGORIES:
+        raise ValueError(f"unknown category {record.category!r}; expected one of {', '.join(CATEGORIES)}")
+    if record.split not in SPLITS:
+        raise ValueError(f"split {record.split!r} not in {SPLITS}")
+    for s, e in record.intervals or []:
+        if not 0 <= s <= e:
+            raise ValueError(f"interval ({s}, {e}): expected 0 <= start <= end frames")
+    for c in record.captions:
+        if not 0 <= c.start <= c.end:
+            raise ValueError(f"caption [{c.start}, {c.end}]: expected 0 <= start <= end seconds")
+    for frame, frame_boxes in (record.boxes or {}).items():
+        for b in frame_boxes:
+            if not (0 <= b.x1 < b.x2 <= COORD_MAX and 0 <= b.y1 < b.y2 <= COORD_MAX):
+                raise ValueError(f"frame {frame}: box {[b.x1, b.y1, b.x2, b.y2]} is not inside 0..{COORD_MAX}, x1<x2, y1<y2")
+    return record
+
+
 def record_from_json(obj: dict, base: Path, where: str) -> VideoRecord:
     try:
         path = Path(obj["path"])
         boxes = obj.get("boxes")
-        return VideoRecord(
+        return check_record(VideoRecord(
             video_id=str(obj["video_id"]), path=str(path if path.is_absolute() else base / path), split=obj["split"],
             category=obj.get("category", "Normal"), dataset=obj.get("dataset", "custom"),
             num_frames=obj.get("num_frames"), fps=obj.get("fps"), width=obj.get("width"), height=obj.get("height"),
@@ -38,7 +59,7 @@ def record_from_json(obj: dict, base: Path, where: str) -> VideoRecord:
             captions=[Caption(float(c["start"]), float(c["end"]), str(c["sentence"])) for c in obj.get("captions", [])],
             boxes=None if boxes is None else {
                 int(f): [Box(*b["bbox_2d"], label=b.get("label", "object")) for b in bs] for f, bs in boxes.items()},
-        )
+        ))
     except (KeyError, TypeError, ValueError) as err:
         raise AnnotationError(where, None, f"bad video record ({type(err).__name__}: {err})") from None
 

@@ -245,6 +245,15 @@ class ShardPredictionWriter(BasePredictionWriter):
                                            self.maxsize)
         self.sinks[split].add(prediction)
         prediction.samples.clear()  # the mp4 bytes are on disk; do not keep them in memory
+        if prediction.last and trainer.received_sigterm:
+            # Lightning's handler swallows SIGTERM and its predict loop never checks it: stop here, at a video
+            # boundary, with every shard so far closed (renamed, recorded), so a re-run only does the rest.
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            for sink in self.sinks.values():
+                sink.close()
+            self.sinks = {}
+            raise SIGTERMException
 
     def on_predict_end(self, trainer, pl_module) -> None:
         for sink in self.sinks.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +18,22 @@ class AnnotationError(VanguardError, ValueError):
         where = f"{path}:{line_no}" if line_no is not None else str(path)
         super().__init__(f"{where}: {message}")
         self.path, self.line_no = path, line_no
+
+
+def read_annotation_text(path) -> str:
+    """The text of an annotation file (UTF-8, a leading BOM dropped); bytes that are not UTF-8 are an
+    :class:`AnnotationError` naming the file and the line, not a bare ``UnicodeDecodeError``."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line_no = data.count(b"\n", 0, err.start) + 1
+        raise AnnotationError(path, line_no, f"not UTF-8 text (byte {data[err.start]:#04x})") from None
+
+
+def read_annotation_lines(path) -> list[str]:
+    """The lines of a UTF-8 annotation file (see :func:`read_annotation_text`)."""
+    return read_annotation_text(path).splitlines()
 
 
 @dataclass

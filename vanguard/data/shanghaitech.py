@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vanguard.data.annotations import AnnotationError, VideoAnnotation
+from vanguard.data.annotations import AnnotationError, VideoAnnotation, read_annotation_lines
 from vanguard.io import atomic_open, write_text
 
 ANOMALY = "Anomaly"  # ShanghaiTech has no classes; anomalous videos carry this category
@@ -31,7 +31,7 @@ def read_split(path: str | os.PathLike) -> list[str]:
     """Video ids of a split list, in order; each must look like ``SS_NNN`` or ``SS_NNNN``."""
     path = Path(path)
     out = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         vid = line.strip()
         if not vid:
             continue

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from vanguard.data.annotations import AnnotationError, Caption
+from vanguard.data.annotations import AnnotationError, Caption, read_annotation_lines, read_annotation_text
 from vanguard.io import write_json
 
 
@@ -27,7 +27,7 @@ def read_uca_json_with_durations(path: str | os.PathLike) -> tuple[dict[str, lis
     """Like :func:`read_uca_json`, plus each video's ``duration`` in seconds."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_annotation_text(path))
     except json.JSONDecodeError as err:
         raise AnnotationError(path, err.lineno, f"not valid JSON: {err.msg}") from None
     if not isinstance(data, dict):
@@ -43,8 +43,10 @@ def read_uca_json_with_durations(path: str | os.PathLike) -> tuple[dict[str, lis
         segs = []
         for i, (ts, sent) in enumerate(zip(stamps, sents)):
             ok = isinstance(ts, list) and len(ts) == 2 and all(isinstance(t, (int, float)) for t in ts)
-            if not ok or not isinstance(sent, str) or ts[1] < ts[0]:
-                raise AnnotationError(path, None, f"{where}, segment {i}: expected [start, end] seconds and a sentence")
+            if not ok or not isinstance(sent, str) or not 0 <= ts[0] <= ts[1]:  # also refuses NaN
+                raise AnnotationError(
+                    path, None, f"{where}, segment {i}: expected [start, end] seconds (0 <= start <= end) and a sentence"
+                )
             segs.append(Caption(float(ts[0]), float(ts[1]), sent.strip()))
         if not isinstance(entry["duration"], (int, float)):
             raise AnnotationError(path, None, f"{where}: duration must be a number of seconds")
@@ -70,7 +72,7 @@ def write_uca_json(
 def parse_uca_time(text: str) -> float:
     """``00:01.2`` / ``0:00.0`` / ``5:58.3`` / ``01:00:23.6`` -> seconds."""
     parts = text.split(":")
-    if not 1 <= len(parts) <= 3:
+    if not 1 <= len(parts) <= 3 or text.strip().startswith("-"):  # "-00:02.0" would read as +2.0 s
         raise ValueError(f"bad time {text!r}")
     seconds = 0.0
     for part in parts:
@@ -82,7 +84,7 @@ def read_uca_txt(path: str | os.PathLike) -> dict[str, list[Caption]]:
     """Parse UCA's text format ``Video start end ##sentence`` (the time format varies; see :func:`parse_uca_time`)."""
     path = Path(path)
     out: dict[str, list[Caption]] = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         if not line.strip():
             continue
         head, sep, sentence = line.partition("##")
@@ -93,5 +95,7 @@ def read_uca_txt(path: str | os.PathLike) -> dict[str, list[Caption]]:
             start, end = parse_uca_time(toks[1]), parse_uca_time(toks[2])
         except ValueError:
             raise AnnotationError(path, line_no, f"expected times like 00:01.2, got {toks[1]!r} {toks[2]!r}") from None
+        if not 0 <= start <= end:  # negative, reversed (or NaN) times
+            raise AnnotationError(path, line_no, f"expected 0 <= start <= end, got {toks[1]} {toks[2]}")
         out.setdefault(toks[0], []).append(Caption(start, end, sentence.strip()))
     return out

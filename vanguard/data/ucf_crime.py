@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vanguard.categories import CATEGORIES, NORMAL
-from vanguard.data.annotations import AnnotationError, VideoAnnotation
+from vanguard.data.annotations import AnnotationError, VideoAnnotation, read_annotation_lines
 from vanguard.io import write_text
 
 TRAIN_NORMAL_DIR = "Training_Normal_Videos_Anomaly"
@@ -61,7 +61,7 @@ def read_temporal_annotation(path: str | os.PathLike) -> list[VideoAnnotation]:
     path = Path(path)
     out: list[VideoAnnotation] = []
     seen: set[str] = set()
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         toks = line.split()
         if not toks:
             continue
@@ -110,7 +110,7 @@ def read_split_list(path: str | os.PathLike) -> list[str]:
     """Entries of a split list (``Class/Video.mp4``), in file order; an entry must name an .mp4 with a known class."""
     path = Path(path)
     out = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         entry = line.strip()
         if not entry:
             continue

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from vanguard.categories import NORMAL, XD_CODES
-from vanguard.data.annotations import AnnotationError, VideoAnnotation
+from vanguard.data.annotations import AnnotationError, VideoAnnotation, read_annotation_lines
 from vanguard.io import write_text
 
 _LABEL = re.compile(r"_label_([A-Z0-9]+(?:-[A-Z0-9]+)*)$")
@@ -63,7 +63,7 @@ def read_annotations(path: str | os.PathLike) -> list[VideoAnnotation]:
     """
     path = Path(path)
     out: list[VideoAnnotation] = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(read_annotation_lines(path), 1):
         toks = line.split()
         if not toks:
             continue

@@ -115,9 +115,17 @@ def subclip_prediction(
     )
 
 
+def file_stem(video_id: str) -> str:
+    """``video_id`` as a file name in one folder; an id that is a path (``../x``, ``a/b``) is refused, so a
+    hostile shard or predictions file cannot make a report write outside its folder."""
+    if not video_id or video_id in (".", "..") or any(c in video_id for c in "/\\\0"):
+        raise ValueError(f"video id {video_id!r} is not a plain file name")
+    return video_id
+
+
 def write_video_predictions(run_dir: str | Path, video: VideoPredictions) -> Path:
     """Write ``predictions/<video_id>.json`` atomically."""
-    path = Path(run_dir) / PREDICTIONS_DIR / f"{video.video_id}.json"
+    path = Path(run_dir) / PREDICTIONS_DIR / f"{file_stem(video.video_id)}.json"
     write_json(path, {"format": FORMAT, **asdict(video)})
     return path
 

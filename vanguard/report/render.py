@@ -28,6 +28,7 @@ from vanguard.report.predictions import (
     PREDICTIONS_DIR,
     SubclipPrediction,
     VideoPredictions,
+    file_stem,
     load_ground_truth_json,
     read_predictions,
 )
@@ -205,7 +206,7 @@ def render_video_page(
 ) -> Path:
     """``<out_dir>/<video_id>.html`` with its figures in ``<video_id>_files/``: timeline, keyframes, reasoning."""
     out = Path(out_dir)
-    files = out / f"{video.video_id}_files"
+    files = out / f"{file_stem(video.video_id)}_files"
     files.mkdir(parents=True, exist_ok=True)
     pred_dir = Path(predictions_dir) if predictions_dir else out
     scores = video.frame_scores()

@@ -38,7 +38,7 @@ from vanguard.adapters import has_lora, inject_lora, lora_config
 from vanguard.answer import parse_answer
 from vanguard.backbone import Backbone
 from vanguard.categories import CATEGORIES
-from vanguard.errors import ConfigError
+from vanguard.errors import ConfigError, NonFiniteLossError
 from vanguard.stages.batching import batch_size
 from vanguard.stages.evaluation import GenerationMetrics
 from vanguard.stages.heads import ClassificationHead, HeadOutput
@@ -224,6 +224,10 @@ class StageBase(LightningModule):
             "lm": self.hparams.lm_weight,
         }
         total = sum(weights[k] * v for k, v in losses.items())
+        if not torch.isfinite(total):  # stop before backward/step: the last checkpoint keeps finite weights
+            parts = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
+            raise NonFiniteLossError(f"non-finite training loss at step {self.global_step} ({parts}); lower the "
+                                     "learning rate or check the data, then resume with --ckpt_path last")
         n = batch_size(batch)
         self.log("train/loss", total, prog_bar=True, batch_size=n)
         for name, value in losses.items():
