@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from vanguard.categories import NORMAL
+from vanguard.categories import NORMAL, box_object
 from vanguard.data import catalog, shanghaitech, ucf_crime, xd_violence
 from vanguard.data.synthcrime.world import SYNTHCRIME, make_video
 from vanguard.data.synthcrime.writer import Job, _run
@@ -67,7 +67,7 @@ def test_synthcrime_records_are_complete(world):
                 max(b.y2 for b in frame_boxes),
             ]
             area = sum((b.x2 - b.x1) * (b.y2 - b.y1) for b in frame_boxes) / 1e6
-            assert area <= 0.25 and all(b.label == r.category for b in frame_boxes)
+            assert area <= 0.25 and all(b.label == box_object(r.category) for b in frame_boxes)
             assert 0 <= union[0] < union[2] <= 1000 and 0 <= union[1] < union[3] <= 1000
     assert cats == set(SYNTHCRIME.categories)
     assert len(cats) >= 6
