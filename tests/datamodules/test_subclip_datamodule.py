@@ -107,6 +107,22 @@ def test_stream_is_reseeded_from_seed_step_and_rank(shards, tiny_backbone_dir, m
     assert first_batches(0, 0, seed=1) != first_batches(0, 0)
 
 
+def test_fully_cached_batches_are_yielded_without_model_inputs(shards, tiny_backbone_dir, monkeypatch):
+    """Stage 1 in steady state: every key is cached, so batches carry labels and meta but no model inputs; they
+    must still reach the stage (they used to be dropped as empty, and the epoch never ended)."""
+    as_rank(monkeypatch, 0, 1)
+    dm = make_dm(shards, tiny_backbone_dir, batches_per_epoch=4, num_workers=1)
+    loader = dm.train_dataloader()
+    dm.trainer = None
+    loader.pipeline[0].before_iter = None  # keep the cached keys set below
+    processor = loader.pipeline[0].dataset.processor
+    processor.cached_keys = frozenset(shards["splits"]["train"]["valid_keys"])
+    batches = list(loader)
+    assert len(batches) == 4
+    for b in batches:
+        assert "input_ids" not in b and b["encoded_rows"] == [] and len(b["label"]) == len(b["meta"]) == 3
+
+
 def test_corrupt_training_samples_are_skipped_counted_and_logged(shards, tiny_backbone_dir, monkeypatch, caplog):
     as_rank(monkeypatch, 0, 1)
     dm = make_dm(shards, tiny_backbone_dir, batches_per_epoch=12)
