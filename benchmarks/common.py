@@ -95,7 +95,7 @@ def real_shards(work: Path, n_videos: int = 4, clips: int = 4, splits=("train",)
     """Small real shards (320x240 H.264 subclips of 16 frames, the project's 3.2 s windows), written once."""
     from tests.helpers.shards import write_test_shards
 
-    root = Path(work) / f"shards_{n_videos}x{clips}"
+    root = Path(work) / f"shards_{n_videos}x{clips}_{'-'.join(splits)}"
     if not (root / splits[0]).is_dir():
         write_test_shards(root, n_videos=n_videos, clips_per_video=clips, splits=splits, shards_per_split=1,
                           frames_per_clip=16, stride=6, width=320, height=240, fps=30.0)

@@ -152,7 +152,7 @@ def measure(quick: bool = False, workers: int = 2, samples: int = 96, rounds: in
     from types import SimpleNamespace
 
     if quick:
-        samples, rounds, videos, workers, batch_size = 8, 1, 2, 1, 2
+        samples, rounds, videos, workers, batch_size = 4, 1, 1, 1, 2
     a = SimpleNamespace(workers=workers, samples=samples, rounds=rounds, source_gop=source_gop, videos=videos,
                         batch_size=batch_size, frame_pixels=frame_pixels, num_frames=num_frames, dir=dir)
     torch.set_num_threads(1)

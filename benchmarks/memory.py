@@ -68,7 +68,7 @@ def measure_one(stage_no: int, batch: int, steps: int, backbone: str, shards: Pa
 def measure(quick: bool = False, size: str = "demo", batch: int = 4, small: int = 2, large: int = 8, steps: int = 3,
             work: str | None = None) -> list[dict]:
     if quick:
-        size, batch, small, large, steps = "unit", 2, 1, 2, 1
+        size, batch, steps = "unit", 2, 1
     work_dir = Path(work or tempfile.mkdtemp(prefix="vanguard_bench_"))
     path = tiny_backbone(work_dir, size)
     shards = real_shards(work_dir)
@@ -79,6 +79,8 @@ def measure(quick: bool = False, size: str = "demo", batch: int = 4, small: int 
         rows.append(row(name, f"stage {stage_no} step peak RSS (batch {batch})", r["peak_mib"], unit="MiB",
                         note=f"{r['peak_mib'] - r['before_mib']:.0f} MiB above the loaded model; {size} tiny, "
                              f"{DEMO_FRAMES} frames <= {DEMO_PIXELS} px"))
+    if quick:
+        return rows
     lo, hi = measure_one(2, small, steps, path, shards), measure_one(2, large, steps, path, shards)
     per_sample = (hi["peak_mib"] - lo["peak_mib"]) / (large - small)
     rows.append(row(name, "stage 2 memory per sample", per_sample, unit="MiB",
