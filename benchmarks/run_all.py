@@ -66,8 +66,8 @@ def table(rows: list[dict]) -> str:
     lines = ["| benchmark | figure | value | target | met | how / notes |", "|---|---|---:|---|---|---|"]
     for r in rows:
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        note = r["note"].replace("|", "/")
-        lines.append(f"| {r['bench']} | {r['metric']} | {fmt_value(r)} | {r['target']} | {met} | {note} |")
+        metric, note = (r[k].replace("|", "\\|") for k in ("metric", "note"))
+        lines.append(f"| {r['bench']} | {metric} | {fmt_value(r)} | {r['target']} | {met} | {note} |")
     return "\n".join(lines)
 
 
