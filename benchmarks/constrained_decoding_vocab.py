@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import random
 import string
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from benchmarks.common import cli_main, row
-from vanguard.answer import parse_answer
-from vanguard.decoding import AnswerConstraint
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, row  # noqa: E402
+from vanguard.answer import parse_answer  # noqa: E402
+from vanguard.decoding import AnswerConstraint  # noqa: E402
 
 
 class SyntheticTokenizer:

@@ -9,13 +9,16 @@ average_precision_score for reference.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import cli_main, row
-from vanguard.data.annotations import VideoAnnotation
-from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, row  # noqa: E402
+from vanguard.data.annotations import VideoAnnotation  # noqa: E402
+from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores  # noqa: E402
 
 
 def synthetic_test_set(total_frames: int, seed: int = 0, video_frames: int = 4000):

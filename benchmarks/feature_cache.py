@@ -13,13 +13,15 @@ padding of the batch). Target: epochs after the first >= 5x faster.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone  # noqa: E402
 
 
 def run(backbone_path: str, shards: Path, cache: bool, epochs: int, batches: int, batch: int, workers: int) -> dict:

@@ -15,13 +15,15 @@ Target: ratio <= 1.10.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone, training_batch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone, training_batch  # noqa: E402
 
 WARMUP = 2
 

@@ -20,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, ROOT, cli_main, real_shards, row, tiny_backbone
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, ROOT, cli_main, real_shards, row, tiny_backbone  # noqa: E402
 
 STAGES = {1: ("ClassifierWarmup", "none"), 2: ("GroundingStage", "answer"), 3: ("ReasoningStage", "reasoning")}
 

@@ -20,9 +20,11 @@ Estimates (per sample, bf16 base, LoRA r=16 on the 7 LM projections, vision towe
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from benchmarks.common import ROOT, cli_main, row
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import ROOT, cli_main, row  # noqa: E402
 
 GPUS = {"H100 80GB SXM": 989e12, "A100 80GB": 312e12}  # dense bf16 peak FLOP/s
 LORA_R = 16
