@@ -13,19 +13,22 @@ batched call vs one call per sample. Target: overhead at most 15 % per token.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from vanguard.answer import parse_answer
-from vanguard.backbone import Backbone
-from vanguard.decoding import AnswerConstraint
-from vanguard.processing import collate
-from vanguard.tiny import build_tiny
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, row  # noqa: E402
+from vanguard.answer import parse_answer  # noqa: E402
+from vanguard.backbone import Backbone  # noqa: E402
+from vanguard.decoding import AnswerConstraint  # noqa: E402
+from vanguard.processing import collate  # noqa: E402
+from vanguard.tiny import build_tiny  # noqa: E402
 
 
 class Counting(LogitsProcessor):
@@ -65,14 +68,21 @@ def timed_generate(backbone, items, max_new, processor=None):
     return time.perf_counter() - t, counter.steps, counter.seconds, texts
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_args(ap) -> None:
     ap.add_argument("--size", default="unit", choices=["unit", "demo"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--think", default="none", choices=["none", "required"])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
-    args = ap.parse_args()
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0: leave the default)")
+
+
+def measure(quick: bool = False, size: str = "unit", batch: int = 8, think: str = "none", repeat: int = 3,
+            threads: int = 1) -> list[dict]:
+    from types import SimpleNamespace
+
+    if quick:
+        size, batch, repeat = "unit", 2, 1
+    args = SimpleNamespace(size=size, batch=batch, think=think, repeat=repeat, threads=threads)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -115,7 +125,15 @@ def main() -> None:
         f"batched: {t_con / len(items) * 1e3:.1f} ms/sample vs one-by-one: {t_one / len(items) * 1e3:.1f} ms/sample "
         f"({t_one / t_con:.2f}x)"
     )
+    name = "constrained_decoding"
+    return [
+        row(name, "constrained / unconstrained time per generated token", per_con / per_free, "<= 1.15", "x",
+            f"{args.size} tiny, batch {args.batch}, {n_con} steps; processor {proc_ms:.2f} ms/step; "
+            f"valid answers {valid}/{len(texts)} vs {free_valid}/{len(free_texts)}"),
+        row(name, "one-by-one / batched generation time per sample", t_one / t_con, unit="x",
+            note=f"batched {t_con / len(items) * 1e3:.1f} ms/sample, one-by-one {t_one / len(items) * 1e3:.1f} ms/sample"),
+    ]
 
 
 if __name__ == "__main__":
-    main()
+    cli_main(measure, __doc__.splitlines()[0], add_args)

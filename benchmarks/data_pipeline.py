@@ -18,7 +18,6 @@ Usage: ``PYTHONPATH=. python benchmarks/data_pipeline.py [--workers 2] [--sample
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing as mp
 import os
 import shutil
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from benchmarks.common import cli_main, row  # noqa: E402
 from datamodules import SubclipDataModule  # noqa: E402
 from datamodules.eval_index import index_shards, read_entry  # noqa: E402
 from datamodules.streams import SubclipProcessor, subsample_positions  # noqa: E402
@@ -133,8 +133,7 @@ def rate_of(loader, n_samples: int, skip_batches: int) -> tuple[float, float]:
     return done / wall, done / cpu
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_args(ap) -> None:
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers = tight-loop processes")
     ap.add_argument("--samples", type=int, default=96, help="subclips timed per measurement and round")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (the median is reported)")
@@ -145,14 +144,24 @@ def main() -> None:
     ap.add_argument("--frame-pixels", type=int, default=128 * 128)
     ap.add_argument("--num-frames", type=int, default=16)
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
-    a = ap.parse_args()
+
+
+def measure(quick: bool = False, workers: int = 2, samples: int = 96, rounds: int = 2, source_gop: int = 250,
+            videos: int = 8, batch_size: int = 4, frame_pixels: int = 128 * 128, num_frames: int = 16,
+            dir: str | None = None) -> list[dict]:
+    from types import SimpleNamespace
+
+    if quick:
+        samples, rounds, videos, workers, batch_size = 4, 1, 1, 1, 2
+    a = SimpleNamespace(workers=workers, samples=samples, rounds=rounds, source_gop=source_gop, videos=videos,
+                        batch_size=batch_size, frame_pixels=frame_pixels, num_frames=num_frames, dir=dir)
     torch.set_num_threads(1)
     work = Path(a.dir or tempfile.mkdtemp(prefix="vanguard_bench_"))
     t0 = time.perf_counter()
     backbone = str(build_tiny(work / "tiny", size="unit", seed=0))
     data = write_test_shards(work / "shards", n_videos=a.videos, clips_per_video=CLIPS, splits=("train",),
-                             shards_per_split=4, frames_per_clip=16, stride=STRIDE, width=320, height=240, fps=30.0,
-                             source_dir=work / "sources", source_gop=a.source_gop)
+                             shards_per_split=min(4, a.videos), frames_per_clip=16, stride=STRIDE, width=320,
+                             height=240, fps=30.0, source_dir=work / "sources", source_gop=a.source_gop)
     split = data["splits"]["train"]
     raws = [read_entry(e, {}) for e in index_shards(split["shards"])]
     decoded = [decode(r) for r in raws]
@@ -214,6 +223,15 @@ def main() -> None:
     print(f"total benchmark time {time.perf_counter() - t0:.0f} s")
     if a.dir is None:
         shutil.rmtree(work, ignore_errors=True)
+    name = "data_pipeline"
+    note = f"per CPU-second; wall clock {wall['pipeline'] / wall['limit']:.2f} and {wall['pipeline'] / wall['naive']:.2f}"
+    return [
+        row(name, "pipeline / no-pipeline limit", cpu["pipeline"] / cpu["limit"], ">= 0.8", "x", note),
+        row(name, "pipeline / naive loader", cpu["pipeline"] / cpu["naive"], ">= 3", "x",
+            f"naive loader decodes {naive_decode_share:.0%} of its time"),
+        row(name, "pipeline throughput", cpu["pipeline"], unit="subclips/CPU-s",
+            note=f"{wall['pipeline']:.1f} subclips/s wall with {w} workers"),
+    ]
 
 
 def tight_loop_naive(windows, metas, backbone, frame_pixels, num_frames, n: int) -> float:
@@ -228,4 +246,4 @@ def tight_loop_naive(windows, metas, backbone, frame_pixels, num_frames, n: int)
 
 
 if __name__ == "__main__":
-    main()
+    cli_main(measure, __doc__.splitlines()[0], add_args)

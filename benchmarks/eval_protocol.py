@@ -9,13 +9,16 @@ average_precision_score for reference.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from vanguard.data.annotations import VideoAnnotation
-from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import cli_main, row  # noqa: E402
+from vanguard.data.annotations import VideoAnnotation  # noqa: E402
+from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores  # noqa: E402
 
 
 def synthetic_test_set(total_frames: int, seed: int = 0, video_frames: int = 4000):
@@ -41,28 +44,44 @@ def best_of(fn, repeat: int = 5) -> float:
     return min(times)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_100_000, 3_300_000])
-    ap.add_argument("--sklearn", action="store_true")
-    args = ap.parse_args()
+def measure(quick: bool = False, sizes: tuple[int, ...] = (100_000, 300_000, 1_100_000, 3_300_000),
+            sklearn: bool = False) -> list[dict]:
+    if quick:
+        sizes = (20_000, 60_000)
     warm_anns, warm_scores = synthetic_test_set(20_000)
     evaluate_frame_scores(warm_scores, warm_anns)  # imports and first-call setup out of the timings
     print(f"{'frames':>10} {'evaluate s':>11} {'s/Mframe':>9} {'curve s':>8} {'sklearn s':>10}")
-    for size in args.sizes:
+    per_frame = {}
+    for size in sizes:
         anns, scores = synthetic_test_set(size)
         n = sum(a.num_frames for a in anns)
-        t_eval = best_of(lambda: evaluate_frame_scores(scores, anns))  # noqa: B023
+        t_eval = best_of(lambda: evaluate_frame_scores(scores, anns), 3 if n < 2_000_000 else 2)  # noqa: B023
         flat_s = np.concatenate([scores[a.video_id] for a in anns])
         flat_y = np.concatenate([a.frame_labels() for a in anns])
-        t_curve = best_of(lambda: BinaryCurve.from_scores(flat_s, flat_y).roc_auc())  # noqa: B023
+        t_curve = best_of(lambda: BinaryCurve.from_scores(flat_s, flat_y).roc_auc(), 3)  # noqa: B023
         t_sk = float("nan")
-        if args.sklearn:
+        if sklearn:
             from sklearn.metrics import average_precision_score, roc_auc_score
 
             t_sk = best_of(lambda: (roc_auc_score(flat_y, flat_s), average_precision_score(flat_y, flat_s)), 1)  # noqa: B023
         print(f"{n:>10} {t_eval:>11.3f} {t_eval / n * 1e6:>9.3f} {t_curve:>8.3f} {t_sk:>10.3f}")
+        per_frame[size] = (n, t_eval)
+    name = "eval_protocol"
+    rows = []
+    if 1_100_000 in per_frame:
+        n, t = per_frame[1_100_000]
+        rows.append(row(name, f"frame-level protocol, {n / 1e6:.1f} M frames", t, "<= 1.0", "s",
+                        "all metrics (evaluate_frame_scores)"))
+    (n0, t0), (n1, t1) = per_frame[min(sizes)], per_frame[max(sizes)]
+    rows.append(row(name, f"time per frame at {n1 / 1e6:.1f} M / at {n0 / 1e6:.2f} M", (t1 / n1) / (t0 / n0), "<= 1.5",
+                    "x", f"linear = 1 (a sort adds log n: {np.log(n1) / np.log(n0):.2f})"))
+    return rows
+
+
+def add_args(ap) -> None:
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_100_000, 3_300_000])
+    ap.add_argument("--sklearn", action="store_true")
 
 
 if __name__ == "__main__":
-    main()
+    cli_main(measure, __doc__.splitlines()[0], add_args)

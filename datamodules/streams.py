@@ -250,7 +250,9 @@ class SkipAccountant:
     def __call__(self, batches: Iterable[dict]) -> Iterator[dict]:
         for batch in batches:
             self.account(batch)
-            if "label" in batch:  # samples present (rows of cached samples may carry no model inputs)
+            # a batch with good samples has "meta"; one whose samples are ALL cached (stage 1 in steady state) has
+            # no model inputs but must still be yielded, or the loader spins forever discarding batches
+            if batch.get("meta"):
                 yield batch
 
 
