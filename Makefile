@@ -3,7 +3,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-OUT ?= outputs/demo
 
 .PHONY: install test lint demo ablations bench clean
 
@@ -22,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks
 
 demo: $(STAMP)
-	$(BIN)/python -m vanguard demo --out $(OUT)
+	$(BIN)/python -m vanguard demo
 
 ablations: $(STAMP)
 	$(BIN)/python -m vanguard ablations --out outputs/ablations
