@@ -139,12 +139,9 @@ def _box(obj: object) -> Box | str:
     return Box(x1, y1, x2, y2, label)
 
 
-def answer_from_json(obj: object) -> Answer | str:
-    """Validate a decoded JSON value as an answer; returns the Answer or the reason it is not one."""
-    if not isinstance(obj, dict):
-        return "not_object"
-    if not {"anomaly", "category", "boxes"} <= obj.keys():
-        return "missing_key"
+def anomaly_and_category(obj: dict) -> tuple[bool, str] | str:
+    """``(anomaly, category)`` of a decoded answer-like object with "anomaly" (yes/no) and a known "category"
+    that agree with each other, or the reason they do not (shared by the student's and the teacher's schemas)."""
     if obj["anomaly"] not in ("yes", "no"):
         return "bad_anomaly"
     category = obj["category"]
@@ -153,6 +150,19 @@ def answer_from_json(obj: object) -> Answer | str:
     anomaly = obj["anomaly"] == "yes"
     if anomaly == (category == NORMAL):
         return "inconsistent"
+    return anomaly, category
+
+
+def answer_from_json(obj: object) -> Answer | str:
+    """Validate a decoded JSON value as an answer; returns the Answer or the reason it is not one."""
+    if not isinstance(obj, dict):
+        return "not_object"
+    if not {"anomaly", "category", "boxes"} <= obj.keys():
+        return "missing_key"
+    checked = anomaly_and_category(obj)
+    if isinstance(checked, str):
+        return checked
+    anomaly, category = checked
     if not isinstance(obj["boxes"], list):
         return "invalid_box"
     boxes = []

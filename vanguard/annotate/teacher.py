@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vanguard.answer import Box
-from vanguard.categories import CATEGORIES, NORMAL
+from vanguard.answer import Box, anomaly_and_category
+from vanguard.categories import CATEGORIES
 
 #: Why a teacher answer is refused; the annotation stats count each.
 REJECT_REASONS = (
@@ -142,14 +142,10 @@ def validate_teacher_json(obj: object, label: int | None, video_category: str) -
         return "bad_type"
     if not isinstance(objects, list) or not all(isinstance(o, str) and o.strip() for o in objects):
         return "bad_type"
-    if obj["anomaly"] not in ("yes", "no"):
-        return "bad_anomaly"
-    category = obj["category"]
-    if category not in CATEGORIES:
-        return "unknown_category"
-    anomaly = obj["anomaly"] == "yes"
-    if anomaly == (category == NORMAL):
-        return "inconsistent"
+    checked = anomaly_and_category(obj)
+    if isinstance(checked, str):
+        return checked
+    anomaly, category = checked
     if anomaly and not objects:
         return "no_objects"
     if label is not None and anomaly != bool(label):
