@@ -61,6 +61,10 @@ def cli_main(measure: Callable[..., list[dict]], description: str, add_args: Cal
         add_args(ap)
     args = vars(ap.parse_args())
     json_path = args.pop("json")
+    import logging
+
+    # quiet Lightning's banners when run as a script; measure() itself leaves global logging alone (tests call it)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     rows = measure(**args)
     print_rows(rows)
     if json_path:

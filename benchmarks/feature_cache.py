@@ -65,10 +65,8 @@ def run(backbone_path: str, shards: Path, cache: bool, epochs: int, batches: int
 
 def measure(quick: bool = False, size: str = "demo", epochs: int = 3, batches: int = 20, batch: int = 16,
             workers: int = 1, work: str | None = None) -> list[dict]:
-    import logging
     import warnings
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     if quick:
         size, epochs, batches, batch = "unit", 2, 3, 4

@@ -85,13 +85,11 @@ def plain_steps(stage, batch: dict, steps: int) -> list[float]:
 
 def measure(quick: bool = False, size: str = "demo", batch: int = 4, steps: int = 8, rounds: int = 5,
             work: str | None = None) -> list[dict]:
-    import logging
 
     from vanguard.adapters import lora_config
     from vanguard.backbone import Backbone
     from vanguard.stages import GroundingStage
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     torch.set_num_threads(1)
     if quick:
         size, batch, steps, rounds = "unit", 2, 4, 1

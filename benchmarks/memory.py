@@ -28,7 +28,6 @@ STAGES = {1: ("ClassifierWarmup", "none"), 2: ("GroundingStage", "answer"), 3: (
 
 def child(stage_no: int, batch: int, steps: int, backbone: str, shards: str) -> dict:
     """Runs in the measuring process: load, one batch, ``steps`` Lightning steps; returns MiB figures."""
-    import logging
 
     import psutil
     import torch
@@ -40,7 +39,6 @@ def child(stage_no: int, batch: int, steps: int, backbone: str, shards: str) -> 
     from vanguard.adapters import lora_config
     from vanguard.backbone import Backbone
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     torch.set_num_threads(1)
     cls_name, target = STAGES[stage_no]
     data = training_batch(backbone, Path(shards), batch, target, DEMO_FRAMES, DEMO_PIXELS)

@@ -86,7 +86,7 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
     # resuming the same stage: --ckpt_path last restores the trimmed checkpoint
     config = _config_with_test_data(EXPERIMENTS / "synthcrime" / "stage3.yaml", tmp_path)
     caplog.clear()
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="lightning.pytorch"):
         main(["fit", "--config", str(config), *small, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
     restored = [r.getMessage() for r in caplog.records if "Restored all states" in r.getMessage()]
     assert restored and "stage3/checkpoints/last.ckpt" in restored[0]
