@@ -63,7 +63,9 @@ class VanguardCLI(LightningCLI):
                 config["ckpt_path"] = path
 
 
-def run_lightning_cli(argv: list[str]) -> VanguardCLI:
+def run_lightning_cli(argv: list[str], run: bool = True) -> VanguardCLI:
+    """The CLI ``python -m vanguard fit|validate|test|predict`` runs; ``run=False`` (with no subcommand in ``argv``)
+    only parses and instantiates, as the config tests do."""
     return VanguardCLI(
         model_class=LightningModule,
         datamodule_class=LightningDataModule,
@@ -73,4 +75,5 @@ def run_lightning_cli(argv: list[str]) -> VanguardCLI:
         parser_kwargs={"default_env": True},
         args=None if argv == sys.argv[1:] else argv,
         auto_configure_optimizers=False,
+        run=run,
     )

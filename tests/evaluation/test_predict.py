@@ -115,14 +115,10 @@ def test_predict_on_a_foreign_video(tiny_backbone_dir, tmp_path, monkeypatch, ca
 
 
 def test_constrained_flag_is_off_from_the_cli(tiny_backbone_dir, tmp_path):
-    from lightning.pytorch import LightningDataModule, LightningModule
-
-    from vanguard.lightning_cli import VanguardCLI
+    from vanguard.lightning_cli import run_lightning_cli
 
     config = predict_config(tmp_path, tiny_backbone_dir, tmp_path)
     for flag, expected in ((["--model.init_args.constrained", "false"], False), ([], True)):
-        cli = VanguardCLI(model_class=LightningModule, datamodule_class=LightningDataModule, subclass_mode_model=True,
-                          subclass_mode_data=True, args=["--config", str(config), *flag], run=False,
-                          auto_configure_optimizers=False)
+        cli = run_lightning_cli(["--config", str(config), *flag], run=False)
         assert cli.model.hparams.constrained is expected
         assert (cli.model.logits_processor() is None) is (not expected)

@@ -93,21 +93,10 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
 
 
 def _instantiate(config: Path, backbone_dir: Path, *extra: str):
-    from lightning.pytorch import LightningDataModule, LightningModule
-
-    from vanguard.lightning_cli import VanguardCLI
+    from vanguard.lightning_cli import run_lightning_cli
 
     args = ["--config", str(config), "--model.init_args.backbone.init_args.path", str(backbone_dir), *extra]
-    return VanguardCLI(
-        model_class=LightningModule,
-        datamodule_class=LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        args=args,
-        run=False,
-        auto_configure_optimizers=False,
-    )
+    return run_lightning_cli(args, run=False)  # exactly what `python -m vanguard` builds, without running
 
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2", "stage3"])
