@@ -122,3 +122,21 @@ def test_constrained_flag_is_off_from_the_cli(tiny_backbone_dir, tmp_path):
         cli = run_lightning_cli(["--config", str(config), *flag], run=False)
         assert cli.model.hparams.constrained is expected
         assert (cli.model.logits_processor() is None) is (not expected)
+
+
+def test_predict_scores_only_never_generates(tiny_backbone_dir, tmp_path, monkeypatch):
+    """``generate_predict false`` (zero-shot scoring): every subclip gets a score and the head's category, and no
+    answer is generated."""
+    from vanguard.stages.base import StageBase
+
+    def no_generation(self, batch):
+        raise AssertionError("generate called although generate_predict is false")
+
+    monkeypatch.setattr(StageBase, "generate", no_generation)
+    video = foreign_video(tmp_path / "clip.mp4")
+    main(["predict", "--config", str(predict_config(tmp_path, tiny_backbone_dir, video)),
+          "--model.init_args.generate_predict", "false"])
+    (pred,) = read_predictions(tmp_path / "out")
+    assert len(pred.subclips) == 5
+    for s in pred.subclips:
+        assert 0.0 <= s.score <= 1.0 and not s.raw_text and not s.boxes

@@ -77,6 +77,8 @@ class StageBase(LightningModule):
             validation sets are small (thousands of floats). An int bins scores (constant memory) for huge sets.
         generate_val_batches: validation batches per epoch for which answers are generated (-1: all, 0: none).
         generate_test_batches: the same for test (-1: all).
+        generate_predict: whether ``predict`` generates answers (False: anomaly scores and the head's category only,
+            e.g. for zero-shot AUC/AP, which need no text and run several times faster).
         max_new_tokens: generation budget per answer.
         constrained: constrain decoding to the answer grammar (``vanguard.decoding.AnswerConstraint``);
             ``--model.init_args.constrained false`` generates freely (to measure how often that goes wrong).
@@ -109,6 +111,7 @@ class StageBase(LightningModule):
         metric_thresholds: int | None = None,
         generate_val_batches: int = 2,
         generate_test_batches: int = -1,
+        generate_predict: bool = True,
         max_new_tokens: int = 256,
         constrained: bool = True,
         iou_threshold: float = 0.5,
@@ -348,7 +351,8 @@ class StageBase(LightningModule):
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         features, _ = self.compute_features(batch, "predict")
         out = self.head(features)
-        texts = self.generate(batch) if self.target != "none" else [None] * batch_size(batch)
+        generates = self.target != "none" and self.hparams.generate_predict
+        texts = self.generate(batch) if generates else [None] * batch_size(batch)
         probs = out.category.softmax(-1)
         return [
             {

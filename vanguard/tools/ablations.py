@@ -3,8 +3,10 @@
 Per seed: the staged curriculum (1 -> 2 -> 3), stopping after stage 2 (no reasoning), the monolithic stage (every
 objective from the start) and classification-only LoRA fine-tuning, each fit and tested with the same frame-level
 protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP) and the
-ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards. Writes
-``outputs/ablations/ablations.{md,json}``: mean and standard deviation over seeds, whatever they show.
+ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards, and the demo's own
+stage 1-3 runs as the staged chain of the seed they were fit with, when the configs they saved equal this seed's
+(the same runs would be repeated otherwise). Writes ``outputs/ablations/ablations.{md,json}`` after every seed:
+mean and standard deviation over the seeds done so far, whatever they show.
 """
 
 from __future__ import annotations
@@ -49,7 +51,33 @@ def _run(*args: str) -> None:
         raise SystemExit(f"ablations: `vanguard {' '.join(args)}` failed")
 
 
+def _demo_run(name: str, seed: int) -> Path | None:
+    """The demo's own run folder of stage ``name`` when it was fit and tested with exactly this seed's config
+    (same YAML but for the output folders), else None."""
+    saved = Path(DEMO, "tensorboard", "synthcrime", name, "config.yaml")
+    if not (saved.exists() and saved.with_name("metrics.json").exists() and Path(DEMO, name, "export", "stage.json").exists()):
+        return None
+    text = Path(f"experiments/synthcrime/{name}.yaml").read_text()
+    wanted = yaml.safe_load(text)
+    wanted["seed_everything"] = seed
+    wanted["data"]["init_args"]["seed"] = seed
+    return saved.parent if _same(yaml.safe_load(saved.read_text()), wanted) else None
+
+
+def _same(saved, wanted) -> bool:
+    """Every setting the experiment YAML gives is the same in the config LightningCLI saved (which adds defaults)."""
+    if isinstance(wanted, dict):
+        return isinstance(saved, dict) and all(k in saved and _same(saved[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(saved, list) and len(saved) == len(wanted) and all(map(_same, saved, wanted))
+    return saved == wanted
+
+
 def _fit_and_test(name: str, seed: int, root: Path) -> dict:
+    demo_run = _demo_run(name, seed) if name.startswith("stage") else None
+    if demo_run is not None:
+        print(f"ablations: seed {seed} {name}: reusing the demo's run ({demo_run}, same config)", flush=True)
+        return json.loads((demo_run / "metrics.json").read_text())
     config = _seeded_config(name, seed, root)
     metrics_path = root / "tensorboard" / "synthcrime" / yaml.safe_load(config.read_text())["trainer"]["logger"][
         "init_args"]["version"] / "metrics.json"
@@ -74,13 +102,16 @@ def _zero_shot(seed: int, root: Path) -> dict:
         pred_dir = root / "zero_shot" / domain
         if not (pred_dir / "index.html").exists():
             config = yaml.safe_load(Path("experiments/synthcrime/predict.yaml").read_text())
+            stage3 = Path(DEMO, "stage3") if _demo_run("stage3", seed) is not None else root / "stage3"
             for callback in config["trainer"]["callbacks"]:  # this seed's stage-3 weights, this domain's folder
                 callback["init_args"].update(
-                    {"init_from": str(root / "stage3" / "export")} if "Curriculum" in callback["class_path"]
+                    {"init_from": str(stage3 / "export")} if "Curriculum" in callback["class_path"]
                     else {"out_dir": str(pred_dir)})
             config["trainer"]["default_root_dir"] = str(pred_dir)
+            config["model"]["init_args"]["generate_predict"] = False  # the domain's AP/AUC need the scores only
             config["data"]["init_args"].update(videos=str(data / "videos"), annotations=str(data), dataset=domain)
             path = root / "configs" / f"predict_{domain}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(yaml.safe_dump(config, sort_keys=False))
             _run("predict", "--config", str(path))
         records = load_catalog(data, dataset=domain, split="test")
@@ -121,20 +152,27 @@ def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations"
             gen = metrics.get("generation", {})
             results.setdefault(variant, []).append({c: metrics.get(c, gen.get(c)) for c in COLUMNS})
         results.setdefault("zero-shot", []).append(_zero_shot(seed, root))
+        _write_table(out, seeds, results, time.time() - start)  # after every seed: a long run leaves what it has
+
+
+def _write_table(out: Path, seeds: list[int], results: dict, seconds: float) -> None:
+    done = seeds[: len(results["zero-shot"])]
     lines = ["| variant | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for variant in VARIANTS:
         lines.append(f"| {variant} | " + " | ".join(_mean_std([r[c] for r in results[variant]]) for c in COLUMNS) + " |")
     xd = _mean_std([r["xd_violence"]["ap_pr_auc"] for r in results["zero-shot"]])
     sht = _mean_std([r["shanghaitech"]["auc_roc"] for r in results["zero-shot"]])
-    text = (f"SynthCrime ablations over seeds {seeds} (mean ± std; frame-level protocol on the test split)\n\n"
+    pending = [s for s in seeds if s not in done]
+    text = (f"SynthCrime ablations over seeds {done} (mean ± std; frame-level protocol on the test split)"
+            + (f"; seeds {pending} not done yet" if pending else "") + "\n\n"
             + "\n".join(lines)
             + f"\n\nZero-shot transfer of the staged model: XD-Violence-style AP (trapezoidal PR-AUC) {xd}, "
-            f"ShanghaiTech-style ROC-AUC {sht}.\n\nTook {(time.time() - start) / 60:.0f} min.\n")
+            f"ShanghaiTech-style ROC-AUC {sht}.\n\nTook {seconds / 60:.0f} min.\n")
     print(text)
     from vanguard.io import write_json, write_text
 
     write_text(out / "ablations.md", text)
-    write_json(out / "ablations.json", {"seeds": seeds, "runs": results})
+    write_json(out / "ablations.json", {"seeds": done, "pending": pending, "runs": results, "seconds": round(seconds)})
 
 
 def main(argv: list[str]) -> None:

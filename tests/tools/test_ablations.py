@@ -1,0 +1,51 @@
+"""The ablation runner's bookkeeping: which demo runs it may reuse, and the table it writes after every seed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from vanguard.tools import ablations
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fake_demo(tmp_path: Path, name: str, seed: int, **changes) -> None:
+    """A demo run folder as LightningCLI leaves it: the saved config (with defaults added), metrics, an export."""
+    config = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{name}.yaml").read_text())
+    config["seed_everything"] = seed
+    config["trainer"]["enable_progress_bar"] = True  # a default LightningCLI adds to the saved config
+    config["model"]["init_args"].update(changes)
+    run = tmp_path / "outputs" / "demo" / "tensorboard" / "synthcrime" / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (run / "metrics.json").write_text(json.dumps({"auc_roc": 0.5}))
+    export = tmp_path / "outputs" / "demo" / name / "export"
+    export.mkdir(parents=True)
+    (export / "stage.json").write_text("{}")
+
+
+def test_demo_runs_are_reused_only_with_the_same_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")
+    _fake_demo(tmp_path, "stage1", seed=0)
+    _fake_demo(tmp_path, "stage2", seed=0, lr_lora=1.0)  # fit with another learning rate than the YAML's
+    assert ablations._demo_run("stage1", 0) == Path("outputs/demo/tensorboard/synthcrime/stage1")
+    assert ablations._demo_run("stage1", 1) is None  # another seed
+    assert ablations._demo_run("stage2", 0) is None  # another config
+    assert ablations._demo_run("stage3", 0) is None  # never run
+    assert ablations._fit_and_test("stage1", 0, tmp_path / "seed0") == {"auc_roc": 0.5}
+
+
+def test_the_table_names_the_seeds_done_and_pending(tmp_path):
+    run = {c: 0.5 for c in ablations.COLUMNS}
+    results = {v: [dict(run, auc_roc=a) for a in (0.6, 0.8)] for v in ablations.VARIANTS}
+    results["zero-shot"] = [{"xd_violence": {"ap_pr_auc": 0.2}, "shanghaitech": {"auc_roc": 0.6}}] * 2
+    ablations._write_table(tmp_path, [0, 1, 2], results, 120.0)
+    text = (tmp_path / "ablations.md").read_text()
+    assert "seeds [0, 1]" in text and "seeds [2] not done yet" in text
+    assert "| staged (1-2-3) | 0.700 ± 0.141 |" in text
+    saved = json.loads((tmp_path / "ablations.json").read_text())
+    assert saved["seeds"] == [0, 1] and saved["pending"] == [2] and len(saved["runs"]["monolithic"]) == 2
