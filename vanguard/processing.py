@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 from vanguard.errors import BackboneNotFoundError
 from vanguard.prompts import conversation
@@ -177,6 +178,18 @@ def collate(items: list[dict[str, torch.Tensor]], pad_token_id: int, padding_sid
         batch[key] = torch.stack(rows)
     shift = [0 if padding_side == "right" else n - len(it["input_ids"]) for it in items]
     batch["prompt_end"] = torch.stack([it["prompt_end"] + s for it, s in zip(items, shift)])
-    batch["pixel_values_videos"] = torch.cat([it["pixel_values_videos"] for it in items])
+    batch["pixel_values_videos"] = _cat_for_transfer([it["pixel_values_videos"] for it in items])
     batch["video_grid_thw"] = torch.cat([it["video_grid_thw"] for it in items])
     return batch
+
+
+def _cat_for_transfer(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat``; in a DataLoader worker, straight into shared memory as torch's ``default_collate`` does: the
+    batch is handed to the main process through shared memory, and a tensor that is not there yet is copied in
+    when pickled (for the patches, ~10 MB a batch, that copy cost as much as the concatenation)."""
+    if get_worker_info() is None:
+        return torch.cat(tensors)
+    first = tensors[0]
+    storage = first._typed_storage()._new_shared(sum(t.numel() for t in tensors), device=first.device)
+    out = first.new(storage).resize_(sum(len(t) for t in tensors), *first.shape[1:])
+    return torch.cat(tensors, out=out)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vanguard.answer import Answer, Box, render_answer, render_target
-from vanguard.processing import SubclipEncoder
+from vanguard.processing import SubclipEncoder, collate
 from vanguard.prompts import conversation
 from vanguard.video import decode_clip, encode_mp4
 
@@ -77,3 +77,26 @@ def test_fast_path_on_decoded_video(tiny_backbone_dir):
     fast = enc.encode(decoded, 30.0, [0, 12, 24, 36, 48, 60], target=ANSWER)
     assert_same(fast, reference(enc, decoded, 30.0, [0, 12, 24, 36, 48, 60], ANSWER))
     assert fast["video_grid_thw"].tolist() == [[3, 6, 8]]  # 240x320 -> 96x128 at 16384 pixels a frame
+
+
+class _CollateInWorker(torch.utils.data.IterableDataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        batch = collate(self.items, pad_token_id=0)
+        yield batch["pixel_values_videos"].is_shared(), batch["pixel_values_videos"]
+
+
+def test_collate_builds_patches_in_shared_memory_in_workers(tiny_backbone_dir):
+    """In a DataLoader worker the patches are concatenated straight into shared memory (no copy when the batch is
+    sent to the main process); the values are those of a plain concatenation."""
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=64 * 64)
+    rng = np.random.default_rng(3)
+    items = [enc.encode(rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8), 30.0, [0, 1, 2, 3]) for _ in range(3)]
+    in_main = collate(items, pad_token_id=0)["pixel_values_videos"]
+    assert not in_main.is_shared()
+    loader = torch.utils.data.DataLoader(_CollateInWorker(items), batch_size=None, num_workers=1)
+    (shared, patches), = list(loader)
+    assert bool(shared)
+    assert torch.equal(patches, in_main) and torch.equal(in_main, torch.cat([it["pixel_values_videos"] for it in items]))
