@@ -73,9 +73,17 @@ def decode_clip(data: bytes | str, indices: Sequence[int] | None = None) -> np.n
         idx = list(range(len(vr))) if indices is None else [int(i) for i in indices]
         if idx and (min(idx) < 0 or max(idx) >= len(vr)):
             raise VideoDecodeError(f"frame index out of range 0..{len(vr) - 1}")
-        frames = vr.get_batch(idx).asnumpy()
+        frames = _as_numpy(vr.get_batch(idx))
     except VideoDecodeError:
         raise
     except Exception as err:
         raise VideoDecodeError(f"cannot decode video: {err}".splitlines()[0]) from None
     return frames
+
+
+def _as_numpy(batch) -> np.ndarray:
+    """decord NDArray -> numpy without a copy: through DLPack into torch, whose ``numpy()`` shares the buffer (and
+    keeps it alive). ``asnumpy()`` copies the whole clip (~1 ms of ~8 for a 16-frame 320x240 subclip)."""
+    import torch.utils.dlpack
+
+    return torch.utils.dlpack.from_dlpack(batch.to_dlpack()).numpy()

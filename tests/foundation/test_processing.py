@@ -1,0 +1,121 @@
+"""SubclipEncoder's fast path (resize before the processor, normalise the uint8 patches after it) against one plain
+processor call on the full frames, the way the encoder worked before (the reference).
+
+Tolerance: none. Every step the fast path moves is the processor's own (its ``resize`` with the size it would
+pick, its ``patchify``, its ``rescale_and_normalize``) and the moved steps are elementwise or copies, so the pixel
+values must be bit-identical, not merely close; the token side (chat template, timestamps, placeholder
+expansion) still runs inside the processor and must give the same ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vanguard.answer import Answer, Box, render_answer, render_target
+from vanguard.processing import SubclipEncoder, collate
+from vanguard.prompts import conversation
+from vanguard.video import decode_clip, encode_mp4
+
+torch.set_num_threads(1)
+
+ANSWER = render_answer(Answer(True, "Fighting", [Box(100, 200, 600, 900)]))
+
+
+def reference(encoder: SubclipEncoder, frames, fps, frame_indices, target=None, reasoning=False) -> dict:
+    """One processor call on the full-size frames: the processor resizes, rescales, normalises and patchifies."""
+    from transformers.video_utils import VideoMetadata
+
+    t, h, w, _ = frames.shape
+    text = encoder.processor.apply_chat_template(
+        conversation(reasoning, target, None), tokenize=False, add_generation_prompt=target is None
+    )
+    meta = VideoMetadata(total_num_frames=t, fps=float(fps), width=w, height=h, frames_indices=list(frame_indices))
+    return encoder.processor(
+        text=[text],
+        videos=[torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)],
+        video_metadata=[meta],
+        videos_kwargs={"size": encoder.size(t), "do_sample_frames": False},
+        return_tensors="pt",
+    )
+
+
+def assert_same(fast: dict, ref: dict) -> None:
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids"):
+        assert torch.equal(fast[key], ref[key][0]), key
+    assert torch.equal(fast["video_grid_thw"], ref["video_grid_thw"])
+    assert fast["pixel_values_videos"].dtype == ref["pixel_values_videos"].dtype == torch.float32
+    assert torch.equal(fast["pixel_values_videos"], ref["pixel_values_videos"])
+
+
+CASES = [  # (frames, height, width, fps, stride, frame_pixels): downscale, odd frame count, upscale, portrait
+    (16, 240, 320, 30.0, 6, 128 * 128),
+    (8, 240, 320, 25.0, 3, 64 * 64),
+    (7, 100, 90, 29.97, 1, 64 * 64),
+    (4, 40, 30, 10.0, 5, 128 * 128),
+    (6, 320, 180, 15.0, 2, 96 * 96),
+]
+
+
+@pytest.mark.parametrize("t,h,w,fps,stride,frame_pixels", CASES)
+def test_fast_path_equals_one_processor_call(tiny_backbone_dir, t, h, w, fps, stride, frame_pixels):
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=frame_pixels)
+    frames = np.random.default_rng(t * h).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+    indices = list(range(17, 17 + stride * t, stride))
+    for target, reasoning in ((None, False), (ANSWER, False), (render_target(Answer(False), "all calm"), True)):
+        fast = enc.encode(frames, fps, indices, target=target, reasoning=reasoning)
+        assert_same(fast, reference(enc, frames, fps, indices, target, reasoning))
+
+
+def test_fast_path_on_decoded_video(tiny_backbone_dir):
+    """Real H.264 frames (smooth content, not noise) through decord, as the workers see them."""
+    y, x = np.mgrid[0:240, 0:320]
+    frames = np.stack([np.stack([(x + 9 * i) % 256, (y * 2 + i) % 256, (x + y) % 256], -1) for i in range(12)])
+    decoded = decode_clip(encode_mp4(frames.astype(np.uint8), 30.0), [0, 2, 4, 6, 8, 10])
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=128 * 128)
+    fast = enc.encode(decoded, 30.0, [0, 12, 24, 36, 48, 60], target=ANSWER)
+    assert_same(fast, reference(enc, decoded, 30.0, [0, 12, 24, 36, 48, 60], ANSWER))
+    assert fast["video_grid_thw"].tolist() == [[3, 6, 8]]  # 240x320 -> 96x128 at 16384 pixels a frame
+
+
+class _CollateInWorker(torch.utils.data.IterableDataset):
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        batch = collate(self.items, pad_token_id=0)
+        yield batch["pixel_values_videos"].is_shared(), batch["pixel_values_videos"]
+
+
+def test_collate_builds_patches_in_shared_memory_in_workers(tiny_backbone_dir):
+    """In a DataLoader worker the patches are concatenated straight into shared memory (no copy when the batch is
+    sent to the main process); the values are those of a plain concatenation."""
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=64 * 64)
+    rng = np.random.default_rng(3)
+    items = [enc.encode(rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8), 30.0, [0, 1, 2, 3]) for _ in range(3)]
+    in_main = collate(items, pad_token_id=0)["pixel_values_videos"]
+    assert not in_main.is_shared()
+    loader = torch.utils.data.DataLoader(_CollateInWorker(items), batch_size=None, num_workers=1)
+    (shared, patches), = list(loader)
+    assert bool(shared)
+    assert torch.equal(patches, in_main) and torch.equal(in_main, torch.cat([it["pixel_values_videos"] for it in items]))
+
+
+def test_decode_clip_hands_over_decords_buffer_intact():
+    """decode_clip takes decord's batch through DLPack instead of copying it: same frames as ``asnumpy()``, a
+    writable uint8 array that outlives the reader."""
+    import gc
+    import io
+
+    import decord
+
+    y, x = np.mgrid[0:64, 0:96]
+    mp4 = encode_mp4(np.stack([np.stack([(x * 3 + i) % 256, y * 4 % 256, (x + y + 5 * i) % 256], -1)
+                               for i in range(10)]).astype(np.uint8), 25.0)
+    frames = decode_clip(mp4, [1, 4, 9])
+    gc.collect()
+    _ = [decode_clip(mp4) for _ in range(3)]  # reuse of freed buffers would overwrite a dangling view
+    expected = decord.VideoReader(io.BytesIO(mp4), ctx=decord.cpu(0), num_threads=1).get_batch([1, 4, 9]).asnumpy()
+    assert frames.dtype == np.uint8 and frames.shape == (3, 64, 96, 3) and frames.flags.writeable
+    assert np.array_equal(frames, expected)
