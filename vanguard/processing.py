@@ -13,10 +13,13 @@ timestamps from fps and frame indices). The processor's ``rescale_and_normalize`
 patches. Every step is elementwise or a copy, so the result is bit-identical to one processor call on the full
 frames (tests/foundation/test_processing.py), but it skips normalising and patchifying a float video laid out
 channels-last by the resize (strided float ops: ~3 ms of ~9 ms per 16-frame subclip on this machine).
+Frames that already have the size the resize picks (shards written with annotation's ``shard_frame_pixels``: the
+subclips are stored at the model's size) skip the resize, which at that size is the identity.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,6 +51,64 @@ def load_processor(path: str | Path):
 
     processor = AutoProcessor.from_pretrained(check_backbone_dir(path), trust_remote_code=False)
     return processor
+
+
+def video_size(num_frames: int, frame_pixels: int) -> dict[str, int]:
+    """The video processor's ``size`` for a clip of ``num_frames`` frames: at least 2 patches of 32x32 per frame,
+    at most ``frame_pixels`` per frame."""
+    return {"shortest_edge": 2 * 32 * 32, "longest_edge": max(2, num_frames) * frame_pixels}
+
+
+@functools.lru_cache(maxsize=1)
+def default_video_processor():
+    """Qwen3-VL's video processor with its defaults (16-pixel patches merged 2x2, temporal patch 2, bicubic): the
+    resize every Qwen3-VL backbone's processor does (the tiny one's too), for code that has no backbone directory
+    (annotation writing subclips at the model's size)."""
+    from transformers import Qwen3VLVideoProcessor
+
+    return Qwen3VLVideoProcessor()
+
+
+def target_size(num_frames: int, height: int, width: int, frame_pixels: int, video_processor=None) -> tuple[int, int]:
+    """``(height, width)`` the video processor resizes ``num_frames`` frames of ``height x width`` to for a budget
+    of ``frame_pixels`` per frame: its own ``smart_resize`` with the arguments its ``resize`` passes."""
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    vp = video_processor or default_video_processor()
+    if vp.cap_pixels_per_frame:
+        raise ValueError("target_size does not model cap_pixels_per_frame; resize with the processor instead")
+    size = video_size(num_frames, frame_pixels)
+    return smart_resize(num_frames=num_frames, height=height, width=width, factor=vp.patch_size * vp.merge_size,
+                        temporal_factor=vp.temporal_patch_size, min_pixels=size["shortest_edge"],
+                        max_pixels=size["longest_edge"])
+
+
+def resize_video(video: torch.Tensor, frame_pixels: int, video_processor=None) -> torch.Tensor:
+    """(T, C, H, W) uint8 -> (T, C, h, w) uint8 by the video processor's own ``resize`` for the ``frame_pixels``
+    budget. Frames already at the size it picks are returned unchanged (its resize to the same size is the
+    identity, bit for bit: tests/foundation/test_processing.py), which saves ~2 ms per 16-frame subclip."""
+    from transformers.image_utils import SizeDict
+
+    vp = video_processor or default_video_processor()
+    t, _, h, w = video.shape
+    if not vp.cap_pixels_per_frame and target_size(t, h, w, frame_pixels, vp) == (h, w):
+        return video
+    resized = vp.resize(
+        videos=video[None],  # the processor resizes (B, T, C, H, W) stacks
+        size=SizeDict(**video_size(t, frame_pixels)),
+        resample=vp.resample,
+        factor=vp.patch_size * vp.merge_size,
+        temporal_factor=vp.temporal_patch_size,
+        cap_pixels_per_frame=vp.cap_pixels_per_frame,
+    )
+    return resized[0]
+
+
+def resize_frames(frames: np.ndarray, frame_pixels: int, video_processor=None) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, h, w, 3) uint8 at the size the video processor picks for ``frame_pixels`` per
+    frame, by its own resize (what annotation stores when ``shard_frame_pixels`` is set)."""
+    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    return np.ascontiguousarray(resize_video(video, frame_pixels, video_processor).permute(0, 2, 3, 1).numpy())
 
 
 class SubclipEncoder:
@@ -84,24 +145,13 @@ class SubclipEncoder:
         return self._prefix
 
     def size(self, num_frames: int) -> dict[str, int]:
-        """The video processor's ``size`` for a clip of ``num_frames``: at least 2 patches of 32x32 per frame, at
-        most ``frame_pixels`` per frame."""
-        return {"shortest_edge": 2 * 32 * 32, "longest_edge": max(2, num_frames) * self.frame_pixels}
+        """The video processor's ``size`` for a clip of ``num_frames`` (see :func:`video_size`)."""
+        return video_size(num_frames, self.frame_pixels)
 
     def _resize(self, video: torch.Tensor) -> torch.Tensor:
-        """(T, C, H, W) uint8 -> (T, C, h, w) uint8 by the video processor's own resize (the size it would pick)."""
-        from transformers.image_utils import SizeDict
-
-        vp = self.processor.video_processor
-        resized = vp.resize(
-            videos=video[None],  # the processor resizes (B, T, C, H, W) stacks
-            size=SizeDict(**self.size(len(video))),
-            resample=vp.resample,
-            factor=vp.patch_size * vp.merge_size,
-            temporal_factor=vp.temporal_patch_size,
-            cap_pixels_per_frame=vp.cap_pixels_per_frame,
-        )
-        return resized[0]
+        """(T, C, H, W) uint8 -> (T, C, h, w) uint8 by the video processor's own resize (the size it would pick);
+        frames already at that size (shards written with ``shard_frame_pixels``) are returned as they are."""
+        return resize_video(video, self.frame_pixels, self.processor.video_processor)
 
     def _normalize(self, patches: torch.Tensor) -> torch.Tensor:
         """uint8 patches (N, C * temporal_patch * patch * patch), channel-major as ``patchify`` lays them out ->

@@ -18,6 +18,12 @@ reasoning       the teacher's reasoning text
 answer          the rendered answer (:func:`vanguard.answer.render_answer`), consistent with the fields above
 teacher         teacher id; ``grounder``: grounder id
 ==============  =======================================================================================
+
+Optional: ``stored_width`` and ``stored_height`` (both or neither), the size of the frames in the mp4 when
+annotation resized them at write time (``shard_frame_pixels``: stored at the model's size). ``width``/``height``
+stay the SOURCE frame size either way (evaluation maps boxes onto the original frames); boxes are relative, so
+they hold for both. Without them (older shards, or written at source size) the mp4 has the source size (H.264
+pads an odd size by one pixel).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ FIELDS = {
     "teacher": str,
     "grounder": str,
 }
+#: optional fields: the mp4's frame size when it differs from the source's (stored at the model's size)
+OPTIONAL_FIELDS = {"stored_width": int, "stored_height": int}
 #: mp4 bytes larger than this are refused (a subclip of a few dozen frames is tens of KiB).
 MAX_MP4_BYTES = 64 * 1024 * 1024
 
@@ -99,6 +107,12 @@ def validate(meta: dict[str, Any], key: str | None = None) -> dict[str, Any]:
         raise SchemaError(f"{where}: keyframe {meta['keyframe']} outside 0..{len(idx) - 1}")
     if meta["width"] <= 0 or meta["height"] <= 0 or meta["fps"] <= 0:
         raise SchemaError(f"{where}: width, height and fps must be positive")
+    stored = [name for name in OPTIONAL_FIELDS if name in meta]
+    if stored and len(stored) != len(OPTIONAL_FIELDS):
+        raise SchemaError(f"{where}: stored_width and stored_height go together (got only {stored[0]!r})")
+    for name in stored:
+        if not isinstance(meta[name], int) or isinstance(meta[name], bool) or meta[name] <= 0:
+            raise SchemaError(f"{where}: field {name!r} must be a positive int, got {meta[name]!r}")
     for cue in meta["cues"]:
         if not (isinstance(cue, dict) and {"start", "end", "sentence"} <= cue.keys()):
             raise SchemaError(f"{where}: a cue must have start, end and sentence")

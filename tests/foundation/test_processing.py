@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from vanguard.answer import Answer, Box, render_answer, render_target
-from vanguard.processing import SubclipEncoder, collate
+from vanguard.processing import SubclipEncoder, collate, resize_frames, resize_video, target_size
 from vanguard.prompts import conversation
 from vanguard.video import decode_clip, encode_mp4
 
@@ -77,6 +77,39 @@ def test_fast_path_on_decoded_video(tiny_backbone_dir):
     fast = enc.encode(decoded, 30.0, [0, 12, 24, 36, 48, 60], target=ANSWER)
     assert_same(fast, reference(enc, decoded, 30.0, [0, 12, 24, 36, 48, 60], ANSWER))
     assert fast["video_grid_thw"].tolist() == [[3, 6, 8]]  # 240x320 -> 96x128 at 16384 pixels a frame
+
+
+@pytest.mark.parametrize("t,h,w,fps,stride,frame_pixels", CASES)
+def test_frames_stored_at_the_target_size_encode_exactly_as_source_frames(tiny_backbone_dir, t, h, w, fps, stride,
+                                                                          frame_pixels):
+    """What annotation's ``shard_frame_pixels`` relies on: ``target_size`` is the size the backbone processor's
+    resize picks, ``resize_frames`` (Qwen3-VL's default video processor, no backbone needed) is that resize, the
+    processor's resize of frames already at that size is the identity, so the encoder skips it, and encoding the
+    pre-resized frames gives the very model inputs of the source-size frames."""
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=frame_pixels)
+    vp = enc.processor.video_processor
+    frames = np.random.default_rng(t + h).integers(0, 256, (t, h, w, 3), dtype=np.uint8)
+    indices = list(range(3, 3 + stride * t, stride))
+    if t < vp.temporal_patch_size:
+        pytest.skip("the processor refuses fewer frames than a temporal patch")
+    stored = resize_frames(frames, frame_pixels)
+    video = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    by_backbone = enc._resize(video)
+    assert stored.shape == (t, *target_size(t, h, w, frame_pixels, vp), 3) == (t, *by_backbone.shape[2:], 3)
+    assert np.array_equal(stored, by_backbone.permute(0, 2, 3, 1).numpy())
+    again = torch.from_numpy(stored).permute(0, 3, 1, 2)
+    assert resize_video(again, frame_pixels, vp) is again  # skipped ...
+    from transformers.image_utils import SizeDict  # ... and the processor's own resize would not change it
+
+    plain = vp.resize(videos=again[None], size=SizeDict(**enc.size(t)), resample=vp.resample,
+                      factor=vp.patch_size * vp.merge_size, temporal_factor=vp.temporal_patch_size)[0]
+    assert torch.equal(plain, again)
+    for target in (None, ANSWER):
+        from_stored = enc.encode(stored, fps, indices, target=target)
+        from_source = enc.encode(frames, fps, indices, target=target)
+        assert set(from_stored) == set(from_source)
+        for key in from_source:
+            assert torch.equal(from_stored[key], from_source[key]), key
 
 
 class _CollateInWorker(torch.utils.data.IterableDataset):
