@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+import torch
 from conftest import WINDOWS, make_records
 from helpers import ground_truth, read_samples, run_annotate
 
@@ -106,3 +107,55 @@ def test_tiny_qwen_teacher_and_grounding_dino(tmp_path, tiny_backbone_dir, tiny_
     rows = read_samples(tmp_path / "g")
     assert rows and all(meta["grounder"] == grounder.id for _, _, meta, _, _ in rows)
     assert all(len(meta["boxes"]) == (2 if meta["label"] else 0) for _, _, meta, _, _ in rows)
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_shards_stored_at_the_models_size(tmp_path, records, tiny_backbone_dir, one_thread):
+    """``shard_frame_pixels``: each subclip's mp4 holds its frames at the size the backbone's processor picks for
+    that budget; the json keeps the SOURCE width/height (plus stored_width/stored_height), and the model inputs
+    have the same grid and token ids as those of the same subclip stored at source size."""
+    from vanguard.processing import SubclipEncoder, target_size
+    from vanguard.schema import SchemaError, validate
+
+    frame_pixels = 64 * 64  # the 96x64 test videos -> 64x32
+    small, full = tmp_path / "small", tmp_path / "full"
+    run_annotate(records, small, WINDOWS, shard_frame_pixels=frame_pixels)
+    run_annotate(records, full, WINDOWS)
+    stored = {key: (meta, mp4) for _, key, meta, mp4, _ in read_samples(small)}
+    source = {key: (meta, mp4) for _, key, meta, mp4, _ in read_samples(full)}
+    assert stored.keys() == source.keys() and stored
+    t = WINDOWS.num_frames
+    h, w = target_size(t, 64, 96, frame_pixels)
+    assert (h, w) == (32, 64)
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=frame_pixels)
+    for key, (meta, mp4) in stored.items():
+        frames = decode_clip(mp4)
+        assert frames.shape == (t, h, w, 3)
+        assert (meta["width"], meta["height"]) == (96, 64) and (meta["stored_width"], meta["stored_height"]) == (w, h)
+        src_meta, src_mp4 = source[key]
+        assert "stored_width" not in src_meta
+        assert {k: v for k, v in meta.items() if not k.startswith("stored_")} == src_meta
+        a = enc.encode(frames, meta["fps"], meta["frame_indices"], target=meta["answer"])
+        b = enc.encode(decode_clip(src_mp4), meta["fps"], meta["frame_indices"], target=meta["answer"])
+        for k in ("input_ids", "attention_mask", "mm_token_type_ids", "labels", "video_grid_thw", "prompt_end"):
+            assert torch.equal(a[k], b[k]), k
+        assert a["pixel_values_videos"].shape == b["pixel_values_videos"].shape
+    manifest = json.loads((small / "manifest.json").read_text())
+    assert manifest["options"]["shard_frame_pixels"] == frame_pixels
+    assert manifest["fingerprint"]["shard_frame_pixels"] == frame_pixels
+    assert "shard_frame_pixels" not in json.loads((full / "manifest.json").read_text())["fingerprint"]
+    with pytest.raises(ConfigError, match="other settings"):  # no mixing stored sizes in one output
+        run_annotate(records, full, WINDOWS, shard_frame_pixels=frame_pixels)
+    meta = next(iter(stored.values()))[0]
+    with pytest.raises(SchemaError, match="go together"):
+        validate({k: v for k, v in meta.items() if k != "stored_height"})
+    with pytest.raises(SchemaError, match="positive int"):
+        validate(dict(meta, stored_width=0))
+    assert all(validate(m) is m for m, _ in source.values())  # shards without them stay valid

@@ -111,6 +111,7 @@ def annotate(
     num_workers: int = 0,
     windows_per_item: int = 64,
     allow_test_leakage: bool = False,
+    shard_frame_pixels: int | None = None,
 ) -> dict:
     """Cut videos into subclips, have the teacher and grounder annotate them, write WebDataset shards.
 
@@ -126,12 +127,20 @@ def annotate(
         num_workers: DataLoader workers decoding source videos and encoding subclip mp4s, per rank.
         windows_per_item: subclips decoded together (bounds memory on very long videos).
         allow_test_leakage: let test videos into train/val shards (recorded in the manifest); refused otherwise.
+        shard_frame_pixels: store each subclip's frames resized to this per-frame pixel budget, by the backbone
+            processor's own resize (Qwen3-VL's ``smart_resize`` size, bicubic), so loading skips the resize
+            (decoding a 128x96 subclip instead of 320x240 is several times cheaper). It must equal the training
+            configs' ``frame_pixels`` (else the loader resizes once more: correct, slower, and the frames were
+            downscaled twice). None keeps the source size. The json's width/height stay the source size.
     """
     from lightning.pytorch import Trainer
 
     from vanguard.annotate.module import AnnotatorModule
     from vanguard.annotate.writer import ShardPredictionWriter, check_manifest
 
+    if shard_frame_pixels is not None and shard_frame_pixels < 2 * 32 * 32:
+        raise ConfigError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches) or null, "
+                          f"got {shard_frame_pixels}")
     teacher = teacher or ScriptedTeacher()
     grounder = grounder or OracleGrounder()
     try:
@@ -145,6 +154,8 @@ def annotate(
         raise ConfigError(f"{len(leaked)} test videos would go into training shards (e.g. {leaked[0]}); "
                           "set allow_test_leakage: true to allow it (it is recorded in the manifest)")
     fingerprint = {"teacher": teacher.id, "grounder": grounder.id, "windows": dataclasses.asdict(windows)}
+    if shard_frame_pixels is not None:  # only when set, so outputs annotated before the option stay resumable
+        fingerprint["shard_frame_pixels"] = shard_frame_pixels
     check_manifest(out, fingerprint)
     per_split = {s: sum(r.split == s for r in records) for s in source.splits}
     manifest = {
@@ -153,12 +164,13 @@ def annotate(
                    "splits": source.splits, "videos": per_split, "limit": source.limit},
         "teacher": teacher.id, "grounder": grounder.id, "fingerprint": fingerprint,
         "options": {"windows": dataclasses.asdict(windows), "teacher": _init_args(teacher),
-                    "grounder": _init_args(grounder), "maxcount": maxcount, "maxsize": maxsize},
+                    "grounder": _init_args(grounder), "maxcount": maxcount, "maxsize": maxsize,
+                    "shard_frame_pixels": shard_frame_pixels},
         "leakage": {"allow_test_leakage": allow_test_leakage, "leaked_videos": leaked},
     }
     writer = ShardPredictionWriter(out, maxcount=maxcount, maxsize=maxsize, manifest=manifest)
     module = AnnotatorModule(teacher, grounder, records, windows, num_workers=num_workers,
-                             windows_per_item=windows_per_item)
+                             windows_per_item=windows_per_item, shard_frame_pixels=shard_frame_pixels)
     pl_trainer = Trainer(
         accelerator=trainer.accelerator, devices=trainer.devices, num_nodes=trainer.num_nodes,
         strategy=trainer.strategy, precision=trainer.precision, callbacks=[writer], logger=False,

@@ -6,7 +6,8 @@ agree on which videos are already done). Each rank skips the videos the writer r
 
 A dataset item is a :class:`VideoChunk`: up to ``windows_per_item`` consecutive subclips of one video. The source
 frames the chunk needs are decoded once (one ``decode_clip`` call, in a DataLoader worker), and each subclip's
-sampled frames are encoded there as a small H.264 mp4. Short videos (all of SynthCrime, most of UCF-Crime) are one
+sampled frames are encoded there as a small H.264 mp4 (at the source size, or resized to the model's per-frame
+pixel budget with ``shard_frame_pixels``: the processor's own resize, so loading skips it). Short videos (all of SynthCrime, most of UCF-Crime) are one
 chunk, so each video is decoded once; very long videos are decoded in pieces to bound memory.
 """
 
@@ -24,6 +25,7 @@ from vanguard.answer import Answer, render_answer
 from vanguard.categories import NORMAL
 from vanguard.data.annotations import VideoRecord
 from vanguard.data.subclips import Window, WindowConfig, overlapping_captions, window_label, windows
+from vanguard.processing import resize_frames
 from vanguard.schema import SPLITS, SchemaError, encode, sample_key
 from vanguard.video import VideoDecodeError, decode_clip, encode_mp4, probe
 
@@ -37,6 +39,7 @@ class VideoChunk:
     last: bool
     contexts: list[SubclipContext] = field(default_factory=list)
     mp4s: list[bytes] = field(default_factory=list)
+    stored: list[tuple[int, int] | None] = field(default_factory=list)  # (width, height) of a resized mp4
     error: str | None = None  # set when the video cannot be decoded; ``keys`` then lists the lost subclips
     keys: list[str] = field(default_factory=list)
 
@@ -76,10 +79,18 @@ def rank_share(records: list[VideoRecord], rank: int, world_size: int) -> list[V
 
 
 class SubclipDataset(Dataset):
-    """One item per chunk of up to ``windows_per_item`` subclips of a video (see the module docstring)."""
+    """One item per chunk of up to ``windows_per_item`` subclips of a video (see the module docstring).
 
-    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = 23):
-        self.config, self.crf = config, crf
+    ``frame_pixels``: when set, each subclip's frames are resized to the size the backbone's processor picks for
+    that per-frame budget (:func:`vanguard.processing.resize_frames`) before they are encoded; the teacher and
+    grounder still see the source frames.
+    """
+
+    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = 23,
+                 frame_pixels: int | None = None):
+        if frame_pixels is not None and frame_pixels < 2 * 32 * 32:
+            raise ValueError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches), got {frame_pixels}")
+        self.config, self.crf, self.frame_pixels = config, crf, frame_pixels
         self.items: list[tuple[VideoRecord, int, list[Window], bool, str | None]] = []
         for record in records:
             record, error = self._complete(record)
@@ -134,7 +145,9 @@ class SubclipDataset(Dataset):
                 cues=cues, label=label_of(record, w, self.config.min_fraction), intervals=record.intervals,
                 boxes=boxes,
             ))
-            chunk.mp4s.append(encode_mp4(clip, fps, crf=self.crf))
+            stored = clip if self.frame_pixels is None else resize_frames(clip, self.frame_pixels)
+            chunk.mp4s.append(encode_mp4(stored, fps, crf=self.crf))
+            chunk.stored.append(None if stored is clip else (int(stored.shape[2]), int(stored.shape[1])))
         return chunk
 
 
@@ -152,15 +165,19 @@ class AnnotatorModule(LightningModule):
         windows: how videos are cut into subclips.
         num_workers: DataLoader workers that decode source videos and encode subclip mp4s.
         windows_per_item: subclips per dataset item (bounds memory on long videos).
+        shard_frame_pixels: store each subclip resized to this per-frame pixel budget (the backbone's
+            ``frame_pixels``); None keeps the source size.
     """
 
     def __init__(self, teacher: Teacher, grounder: Grounder, records: list[VideoRecord],
-                 windows: WindowConfig | None = None, num_workers: int = 0, windows_per_item: int = 64):
+                 windows: WindowConfig | None = None, num_workers: int = 0, windows_per_item: int = 64,
+                 shard_frame_pixels: int | None = None):
         super().__init__()
         self.teacher, self.grounder = teacher, grounder
         self.records = order_records(list(records))
         self.windows = windows or WindowConfig()
         self.num_workers, self.windows_per_item = num_workers, windows_per_item
+        self.shard_frame_pixels = shard_frame_pixels
 
     def _done(self) -> set[tuple[str, str]]:
         from vanguard.annotate.writer import ShardPredictionWriter
@@ -175,7 +192,7 @@ class AnnotatorModule(LightningModule):
         done = self._done()
         mine = [r for r in rank_share(self.records, self.trainer.global_rank, self.trainer.world_size)
                 if (r.split, r.video_id) not in done]
-        dataset = SubclipDataset(mine, self.windows, self.windows_per_item)
+        dataset = SubclipDataset(mine, self.windows, self.windows_per_item, frame_pixels=self.shard_frame_pixels)
         # A DistributedSampler over this rank's own share (one replica): Lightning sees a distributed sampler and
         # does not split the share again, whatever ``use_distributed_sampler`` says.
         sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=False)
@@ -214,6 +231,8 @@ class AnnotatorModule(LightningModule):
                 "observations": teacher_answer.observations, "objects": list(teacher_answer.objects),
                 "answer": render_answer(answer), "teacher": self.teacher.id, "grounder": self.grounder.id,
             }
+            if batch.stored[i] is not None:  # width/height stay the source's: boxes are mapped onto it
+                meta["stored_width"], meta["stored_height"] = batch.stored[i]
             try:
                 result.samples.append(encode(meta, batch.mp4s[i]))
             except SchemaError:
