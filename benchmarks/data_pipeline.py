@@ -9,9 +9,15 @@ Three measurements over the same subclips (same processes count, same processor,
 3. naive: a map-style dataset in a DataLoader with ``W`` workers that opens each SOURCE video (a ~15 s mp4,
    keyframe every second) and seeks to the subclip's frames, then the same processor.
 
+1 and 2 run for two shard configurations of the same subclips: stored at the model's size (annotation's
+``shard_frame_pixels`` = the backbone's ``frame_pixels``, as the experiment configs set it: the loader decodes the
+small mp4 and skips the resize) and stored at the source size (``shard_frame_pixels: null``, the earlier default).
+The naive loader is the same for both: it opens the 320x240 source videos.
+
 It also prints the share of the tight loop spent decoding. Data: synthetic 320x240 30 fps H.264 written by
-``tests.helpers.shards.write_test_shards`` (16 frames sampled every 6th source frame: a 3.2 s window as in vanguard.data.subclips; 5 windows per 16 s source video), the
-unit tiny backbone's real processor. Targets: pipeline >= 0.8 x limit and >= 3 x naive.
+``tests.helpers.shards.write_test_shards`` (16 frames sampled every 6th source frame: a 3.2 s window as in
+vanguard.data.subclips; 5 windows per 16 s source video), the unit tiny backbone's real processor. Targets:
+pipeline >= 0.8 x limit and >= 3 x naive.
 
 Usage: ``PYTHONPATH=. python benchmarks/data_pipeline.py [--workers 2] [--samples 320]``
 """
@@ -146,6 +152,12 @@ def add_args(ap) -> None:
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary one)")
 
 
+#: shard configurations measured (each: pipeline and its own limit over the same subclips): annotation's
+#: ``shard_frame_pixels`` set to the model's budget (the configs' default), and the old source-size shards
+CONFIGS = (("model", "shards at the model's size (shard_frame_pixels = frame_pixels)"),
+           ("source", "shards at the source size 320x240 (shard_frame_pixels = null)"))
+
+
 def measure(quick: bool = False, workers: int = 2, samples: int = 96, rounds: int = 2, source_gop: int = 250,
             videos: int = 8, batch_size: int = 4, frame_pixels: int = 128 * 128, num_frames: int = 16,
             dir: str | None = None) -> list[dict]:
@@ -159,79 +171,101 @@ def measure(quick: bool = False, workers: int = 2, samples: int = 96, rounds: in
     work = Path(a.dir or tempfile.mkdtemp(prefix="vanguard_bench_"))
     t0 = time.perf_counter()
     backbone = str(build_tiny(work / "tiny", size="unit", seed=0))
-    data = write_test_shards(work / "shards", n_videos=a.videos, clips_per_video=CLIPS, splits=("train",),
-                             shards_per_split=min(4, a.videos), frames_per_clip=16, stride=STRIDE, width=320,
-                             height=240, fps=30.0, source_dir=work / "sources", source_gop=a.source_gop)
-    split = data["splits"]["train"]
-    raws = [read_entry(e, {}) for e in index_shards(split["shards"])]
-    decoded = [decode(r) for r in raws]
-    samples = [(meta, mp4) for _, meta, mp4 in decoded]
-    mp4_kib = sum(len(m) for _, m in samples) / len(samples) / 1024
-    print(f"# {len(samples)} subclips (16 frames 320x240, {mp4_kib:.1f} KiB mp4 each) from {a.videos} source videos "
-          f"of {CLIPS * 16 * STRIDE / 30:.1f} s (keyframe every {a.source_gop} frames); data written in {time.perf_counter() - t0:.1f} s; {a.workers} workers/processes, "
-          f"{os.cpu_count()} cores, frame_pixels={a.frame_pixels}, num_frames={a.num_frames}", flush=True)
+    geometry = dict(n_videos=a.videos, clips_per_video=CLIPS, splits=("train",), shards_per_split=min(4, a.videos),
+                    frames_per_clip=16, stride=STRIDE, width=320, height=240, fps=30.0)  # same seed: same content
+    data = {"source": write_test_shards(work / "shards_source", **geometry, source_dir=work / "sources",
+                                        source_gop=a.source_gop),
+            "model": write_test_shards(work / "shards_model", **geometry, frame_pixels=a.frame_pixels)}
+    decoded = {}
+    for name, written in data.items():
+        raws = [read_entry(e, {}) for e in index_shards(written["splits"]["train"]["shards"])]
+        decoded[name] = [decode(r) for r in raws]
+    samples = {name: [(meta, mp4) for _, meta, mp4 in d] for name, d in decoded.items()}
+    kib = {name: sum(len(m) for _, m in s_) / len(s_) / 1024 for name, s_ in samples.items()}
+    stored = samples["model"][0][0]
+    print(f"# {len(samples['model'])} subclips (16 frames from 320x240; mp4 {kib['source']:.1f} KiB at source size, "
+          f"{kib['model']:.1f} KiB stored at the model's {stored['stored_width']}x{stored['stored_height']}) from "
+          f"{a.videos} source videos of {CLIPS * 16 * STRIDE / 30:.1f} s (keyframe every {a.source_gop} frames); data "
+          f"written in {time.perf_counter() - t0:.1f} s; {a.workers} workers/processes, {os.cpu_count()} cores, "
+          f"frame_pixels={a.frame_pixels}, num_frames={a.num_frames}", flush=True)
 
     w = a.workers
     skip = (PREFETCH + 1) * w
-    dm = SubclipDataModule(str(work / "shards"), backbone, frame_pixels=a.frame_pixels, num_frames=a.num_frames,
-                           batch_size=a.batch_size, num_workers=w, shuffle_buffer=100, batches_per_epoch=10**6,
-                           target=TARGET)
-    share = [samples[i::w] for i in range(w)]
-    windows = [split["sources"][key] for key, _, _ in decoded]
-    metas = [dict(meta, key=key) for key, meta, _ in decoded]
+    dms = {name: SubclipDataModule(str(work / f"shards_{name}"), backbone, frame_pixels=a.frame_pixels,
+                                   num_frames=a.num_frames, batch_size=a.batch_size, num_workers=w,
+                                   shuffle_buffer=100, batches_per_epoch=10**6, target=TARGET)
+           for name, _ in CONFIGS}
+    split = data["source"]["splits"]["train"]
+    windows = [split["sources"][key] for key, _, _ in decoded["source"]]
+    metas = [dict(meta, key=key) for key, meta, _ in decoded["source"]]
     naive_ds = NaiveSourceSeek(windows, metas, backbone, a.frame_pixels, a.num_frames)
     sampler = torch.utils.data.RandomSampler(naive_ds, replacement=True, num_samples=10**6)
     naive_loader = torch.utils.data.DataLoader(naive_ds, batch_size=a.batch_size, sampler=sampler, num_workers=w,
                                                collate_fn=naive_collate(naive_ds.proc.pad_token_id),
                                                prefetch_factor=PREFETCH)
-    # interleaved rounds, so load changes on a shared machine hit all three alike
-    rates: dict[str, list[tuple[float, float]]] = {"pipeline": [], "limit": [], "naive": []}
-    decode_share = []
+    # interleaved rounds, so load changes on a shared machine hit every measurement alike
+    rates: dict[str, list[tuple[float, float]]] = {"naive": []}
+    decode_share: dict[str, list[float]] = {name: [] for name, _ in CONFIGS}
     for _ in range(a.rounds):
-        rates["pipeline"].append(rate_of(dm.train_dataloader(), a.samples, skip))  # 1. the real loader
-        with mp.get_context("fork").Pool(w) as pool:  # 2. the same bytes in memory, tight loop, w processes
-            results = pool.map(tight_loop, [(s, a.samples // w, backbone, a.frame_pixels, a.num_frames) for s in share])
-        rates["limit"].append((sum(r[0] / r[1] for r in results), sum(r[0] for r in results) / sum(r[2] for r in results)))
-        decode_share.append(sum(r[3] for r in results) / sum(r[1] for r in results))
+        for name, _ in CONFIGS:
+            rates.setdefault(f"pipeline {name}", []).append(  # 1. the real loader
+                rate_of(dms[name].train_dataloader(), a.samples, skip))
+            share = [samples[name][i::w] for i in range(w)]
+            with mp.get_context("fork").Pool(w) as pool:  # 2. the same bytes in memory, tight loop, w processes
+                results = pool.map(tight_loop, [(s_, a.samples // w, backbone, a.frame_pixels, a.num_frames)
+                                                for s_ in share])
+            rates.setdefault(f"limit {name}", []).append(
+                (sum(r[0] / r[1] for r in results), sum(r[0] for r in results) / sum(r[2] for r in results)))
+            decode_share[name].append(sum(r[3] for r in results) / sum(r[1] for r in results))
         rates["naive"].append(rate_of(naive_loader, a.samples // 2, skip))  # 3. open the source and seek
     naive_decode_share = tight_loop_naive(windows, metas, backbone, a.frame_pixels, a.num_frames, n=12)
     wall = {k: statistics.median(r[0] for r in v) for k, v in rates.items()}
     cpu = {k: statistics.median(r[1] for r in v) for k, v in rates.items()}
 
     print()
-    print("| measurement | subclips/s (wall) | per worker (wall) | subclips per CPU-second |")
-    print("|---|---:|---:|---:|")
-    rows = [("pipeline", "pipeline: SubclipDataModule train loader (shards -> workers -> batches)"),
-            ("limit", f"no-pipeline limit: mp4 bytes in memory, decode + processor, {w} processes"),
-            ("naive", f"naive: DataLoader, {w} workers, open each source mp4 and seek to the subclip")]
-    for key, name in rows:
-        print(f"| {name} | {wall[key]:.1f} | {wall[key] / w:.1f} | {cpu[key]:.1f} |")
+    print("| configuration | measurement | subclips/s (wall) | per worker (wall) | subclips per CPU-second |")
+    print("|---|---|---:|---:|---:|")
+    for name, label in CONFIGS:
+        for key, what in ((f"pipeline {name}", "pipeline: SubclipDataModule train loader (shards -> workers -> batches)"),
+                          (f"limit {name}", f"no-pipeline limit: the same mp4 bytes in memory, decode + processor, "
+                                            f"{w} processes")):
+            print(f"| {label} | {what} | {wall[key]:.1f} | {wall[key] / w:.1f} | {cpu[key]:.1f} |")
+    print(f"| source videos 320x240 | naive: DataLoader, {w} workers, open each source mp4 and seek to the subclip | "
+          f"{wall['naive']:.1f} | {wall['naive'] / w:.1f} | {cpu['naive']:.1f} |")
     print()
-    print("| ratio | per CPU-second | wall clock | target |")
-    print("|---|---:|---:|---|")
-    print(f"| pipeline / no-pipeline limit | **{cpu['pipeline'] / cpu['limit']:.2f}** | "
-          f"{wall['pipeline'] / wall['limit']:.2f} | >= 0.8 |")
-    print(f"| pipeline / naive loader | **{cpu['pipeline'] / cpu['naive']:.2f}** | "
-          f"{wall['pipeline'] / wall['naive']:.2f} | >= 3 |")
+    print("| configuration | ratio | per CPU-second | wall clock | target |")
+    print("|---|---|---:|---:|---|")
+    for name, label in CONFIGS:
+        p_ = f"pipeline {name}"
+        print(f"| {label} | pipeline / no-pipeline limit | **{cpu[p_] / cpu[f'limit {name}']:.2f}** | "
+              f"{wall[p_] / wall[f'limit {name}']:.2f} | >= 0.8 |")
+        print(f"| {label} | pipeline / naive loader | **{cpu[p_] / cpu['naive']:.2f}** | "
+              f"{wall[p_] / wall['naive']:.2f} | >= 3 |")
     print()
     print("rounds (wall, CPU subclips/s): " + "; ".join(
         f"{k} " + ", ".join(f"{a_:.1f}/{b_:.1f}" for a_, b_ in v) for k, v in rates.items()))
-    print(f"share of time decoding: pipeline work {statistics.median(decode_share):.0%}, "
-          f"naive loader work {naive_decode_share:.0%} (the rest is the processor: resize, patchify, chat template)")
+    print("share of time decoding: " + ", ".join(
+        f"pipeline work ({name} size) {statistics.median(decode_share[name]):.0%}" for name, _ in CONFIGS)
+        + f", naive loader work {naive_decode_share:.0%} (the rest is the processor: resize, patchify, chat template)")
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other processes take "
           "CPU from the wall-clock figures unevenly; the per-CPU-second figures do not depend on them)")
     print(f"total benchmark time {time.perf_counter() - t0:.0f} s")
     if a.dir is None:
         shutil.rmtree(work, ignore_errors=True)
-    name = "data_pipeline"
-    note = f"per CPU-second; wall clock {wall['pipeline'] / wall['limit']:.2f} and {wall['pipeline'] / wall['naive']:.2f}"
-    return [
-        row(name, "pipeline / no-pipeline limit", cpu["pipeline"] / cpu["limit"], ">= 0.8", "x", note),
-        row(name, "pipeline / naive loader", cpu["pipeline"] / cpu["naive"], ">= 3", "x",
-            f"naive loader decodes {naive_decode_share:.0%} of its time"),
-        row(name, "pipeline throughput", cpu["pipeline"], unit="subclips/CPU-s",
-            note=f"{wall['pipeline']:.1f} subclips/s wall with {w} workers"),
-    ]
+    bench = "data_pipeline"
+    out = []
+    for name, label in CONFIGS:
+        p_, suffix = f"pipeline {name}", "" if name == "model" else " (shards at source size)"
+        out += [
+            row(bench, f"pipeline / no-pipeline limit{suffix}", cpu[p_] / cpu[f"limit {name}"], ">= 0.8", "x",
+                f"{label}; per CPU-second; wall clock {wall[p_] / wall[f'limit {name}']:.2f}"),
+            row(bench, f"pipeline / naive loader{suffix}", cpu[p_] / cpu["naive"], ">= 3", "x",
+                f"{label}; wall clock {wall[p_] / wall['naive']:.2f}; pipeline work decodes "
+                f"{statistics.median(decode_share[name]):.0%}, naive loader {naive_decode_share:.0%}"),
+            row(bench, f"pipeline throughput{suffix}", cpu[p_], unit="subclips/CPU-s",
+                note=f"{label}; {wall[p_]:.1f} subclips/s wall with {w} workers"),
+        ]
+    return out
 
 
 def tight_loop_naive(windows, metas, backbone, frame_pixels, num_frames, n: int) -> float:

@@ -19,6 +19,7 @@ import numpy as np
 
 from vanguard.answer import Box
 from vanguard.categories import CATEGORIES, NORMAL
+from vanguard.processing import resize_frames
 from vanguard.schema import encode, rendered_answer
 from vanguard.video import encode_mp4
 
@@ -91,6 +92,7 @@ def write_test_shards(
     corrupt_shards: Sequence[int] = (),
     source_dir: str | Path | None = None,
     source_gop: int = 30,
+    frame_pixels: int | None = None,
 ) -> dict:
     """Write ``n_videos`` videos x ``clips_per_video`` subclips per split into ``shards_per_split`` real tar shards.
 
@@ -109,6 +111,9 @@ def write_test_shards(
         corrupt_shards: shard numbers (per split) whose samples are ALL corrupt except the first one.
         source_dir: when set, each whole source video is also written there as ``<video_id>.mp4`` (for naive
             "seek into the source" baselines), encoded with keyframes every ``source_gop`` frames.
+        frame_pixels: store each subclip's frames resized to this per-frame pixel budget, as annotation's
+            ``shard_frame_pixels`` does (:func:`vanguard.processing.resize_frames`; the json keeps ``width`` x
+            ``height`` and records ``stored_width``/``stored_height``); None stores them at source size.
 
     Returns:
         ``{"root": Path, "fps": fps, "size": (width, height), "splits": {split: {"shards": [str], "keys": [str]
@@ -136,7 +141,10 @@ def write_test_shards(
             for c in range(clips_per_video):
                 idx = [c * clip_span + k * stride for k in range(frames_per_clip)]
                 meta = _meta(video_id, split, idx, fps, width, height, category, boxes[idx[-1]])
-                sample = encode(meta, encode_mp4(frames[idx], fps))
+                clip = frames[idx] if frame_pixels is None else resize_frames(frames[idx], frame_pixels)
+                if frame_pixels is not None:
+                    meta["stored_width"], meta["stored_height"] = int(clip.shape[2]), int(clip.shape[1])
+                sample = encode(meta, encode_mp4(clip, fps))
                 samples.append(sample)
                 metas[sample["__key__"]] = meta
                 sources[sample["__key__"]] = (str(src_path) if src_path else None, idx)
