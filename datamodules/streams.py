@@ -155,12 +155,11 @@ def make_batch(items: list[dict], skips: list[Skip], pad_token_id: int, padding_
     if items:
         encoded = [i for i, it in enumerate(items) if not it.get("cached")]
         model_items = [{k: v for k, v in items[i].items() if k not in ("label", "category", "meta")} for i in encoded]
-        if model_items:
-            batch = collate(model_items, pad_token_id, padding_side)
+        extra = {"label": torch.tensor([it["label"] for it in items], dtype=torch.long),
+                 "category": torch.tensor([it["category"] for it in items], dtype=torch.long)}
+        batch = collate(model_items, pad_token_id, padding_side, extra) if model_items else extra
         if len(encoded) < len(items):  # rows of cached samples have no model inputs
             batch["encoded_rows"] = encoded
-        batch["label"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
-        batch["category"] = torch.tensor([it["category"] for it in items], dtype=torch.long)
         batch["meta"] = [it["meta"] for it in items]
     batch["_skipped"] = [(s.key, s.reason) for s in skips]
     batch["_seen"] = len(items) + len(skips)
@@ -337,9 +336,17 @@ def share_cores_with_workers(num_workers: int) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
 
 
+def as_built(batch: dict) -> dict:
+    """The loader's ``collate_fn``: batches are built (tensors and all) in the workers. The default for
+    ``batch_size=None`` (``default_convert``) walks every meta dict, list and string of the batch looking for numpy
+    arrays (~0.1 ms per subclip for nothing)."""
+    return batch
+
+
 def loader_kwargs(num_workers: int) -> dict:
     return {
         "batch_size": None,  # batches are built in the workers
+        "collate_fn": as_built,
         "num_workers": num_workers,
         "pin_memory": torch.cuda.is_available(),
         "prefetch_factor": 4 if num_workers else None,

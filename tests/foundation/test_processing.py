@@ -113,26 +113,35 @@ def test_frames_stored_at_the_target_size_encode_exactly_as_source_frames(tiny_b
 
 
 class _CollateInWorker(torch.utils.data.IterableDataset):
-    def __init__(self, items):
-        self.items = items
+    def __init__(self, items, extra):
+        self.items, self.extra = items, extra
 
     def __iter__(self):
-        batch = collate(self.items, pad_token_id=0)
-        yield batch["pixel_values_videos"].is_shared(), batch["pixel_values_videos"]
+        batch = collate(self.items, pad_token_id=0, extra=self.extra)
+        pointers = {k: v.untyped_storage().data_ptr() for k, v in batch.items()}
+        yield {k: v.is_shared() for k, v in batch.items()}, len(set(pointers.values())), batch
 
 
-def test_collate_builds_patches_in_shared_memory_in_workers(tiny_backbone_dir):
-    """In a DataLoader worker the patches are concatenated straight into shared memory (no copy when the batch is
-    sent to the main process); the values are those of a plain concatenation."""
+def test_collate_packs_the_batch_into_one_shared_buffer_in_workers(tiny_backbone_dir):
+    """In a DataLoader worker every tensor of the batch (patches, token fields, extra tensors) is a view of ONE
+    shared-memory buffer, so the batch reaches the main process with one file-descriptor hand-over instead of one
+    per tensor; the values, dtypes and shapes are those of a plain collate in the main process."""
     enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=64 * 64)
     rng = np.random.default_rng(3)
-    items = [enc.encode(rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8), 30.0, [0, 1, 2, 3]) for _ in range(3)]
-    in_main = collate(items, pad_token_id=0)["pixel_values_videos"]
-    assert not in_main.is_shared()
-    loader = torch.utils.data.DataLoader(_CollateInWorker(items), batch_size=None, num_workers=1)
-    (shared, patches), = list(loader)
-    assert bool(shared)
-    assert torch.equal(patches, in_main) and torch.equal(in_main, torch.cat([it["pixel_values_videos"] for it in items]))
+    items = [enc.encode(rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8), 30.0, [0, 1, 2, 3],
+                        target=ANSWER if i % 2 else "no") for i in range(3)]
+    extra = {"label": torch.tensor([0, 1, 1]), "category": torch.tensor([13, 2, 5])}
+    in_main = collate(items, pad_token_id=0, extra=extra)
+    assert not any(v.is_shared() for v in in_main.values())
+    assert torch.equal(in_main["pixel_values_videos"], torch.cat([it["pixel_values_videos"] for it in items]))
+    loader = torch.utils.data.DataLoader(_CollateInWorker(items, extra), batch_size=None, num_workers=1)
+    (shared, storages, batch), = list(loader)
+    assert all(shared.values()) and storages == 1
+    assert list(batch) == list(in_main)
+    for key, value in in_main.items():
+        assert batch[key].dtype == value.dtype and torch.equal(batch[key], value), key
+        assert batch[key].is_contiguous()
+    assert len({v.untyped_storage().data_ptr() for v in batch.values()}) == 1  # one storage in the main process too
 
 
 def test_decode_clip_hands_over_decords_buffer_intact():
