@@ -5,9 +5,12 @@ Three measurements over the same subclips (same processes count, same processor,
 1. pipeline: ``SubclipDataModule.train_dataloader()`` (tar shards -> shuffle -> decord decode -> SubclipEncoder ->
    collate in ``W`` workers), steady state (worker start-up excluded);
 2. no-pipeline limit: the same samples' mp4 bytes held in memory, ``decode_clip`` + ``SubclipEncoder.encode`` in a
-   tight loop in ``W`` processes: what the pipeline cannot beat; ``pipeline / limit`` is its own overhead;
+   tight loop in ``W`` processes: what the pipeline cannot beat; ``pipeline / limit`` is its own overhead. It does
+   exactly the workers' per-sample work, through the same ``SubclipProcessor.encode_frames``: decode, resize,
+   processor (patchify, chat template), and NO normalisation, since the workers ship uint8 patches and the model
+   normalises them on its device (``vanguard.processing.normalize_patches`` in ``Backbone``);
 3. naive: a map-style dataset in a DataLoader with ``W`` workers that opens each SOURCE video (a ~15 s mp4,
-   keyframe every second) and seeks to the subclip's frames, then the same processor.
+   keyframe every second) and seeks to the subclip's frames, then the same processor (uint8 patches too).
 
 1 and 2 run for two shard configurations of the same subclips: stored at the model's size (annotation's
 ``shard_frame_pixels`` = the backbone's ``frame_pixels``, as the experiment configs set it: the loader decodes the

@@ -1,9 +1,10 @@
 """TensorBoard visuals of a validation epoch: keyframes with ground-truth and predicted boxes, generated text next
 to the teacher's, and a PR curve of the anomaly scores.
 
-The eval batch carries no raw frames, only the processor's normalised patches, so the keyframe is rebuilt from
+The eval batch carries no raw frames, only the processor's patches, so the keyframe is rebuilt from
 ``pixel_values_videos`` by inverting the Qwen3-VL video processor's patchify (its layout:
-``(t, tp, C, h/m, m, p, w/m, m, p) -> (t, h/m, w/m, m, m, C, tp, p, p)``) and un-normalising. Boxes are 0..1000
+``(t, tp, C, h/m, m, p, w/m, m, p) -> (t, h/m, w/m, m, m, C, tp, p, p)``); float (normalised) patches are
+un-normalised, uint8 patches (what the datamodule's workers ship) are the pixels already. Boxes are 0..1000
 relative, so they are drawn on the resized frame as they are.
 """
 
@@ -49,11 +50,15 @@ def frames_from_patches(
     """All frames (T, H, W, 3) uint8 of one sample of a collated batch, as the processor resized them."""
     t, h, w = (int(v) for v in video_grid_thw[sample])
     start, end = patch_offsets(video_grid_thw)[sample : sample + 2]
-    patches = pixel_values_videos[start:end].detach().float().cpu()
+    patches = pixel_values_videos[start:end].detach().cpu()
+    raw = patches.dtype == torch.uint8  # the datamodule's unnormalised patches
+    patches = patches.float()
     m, p, tp = merge_size, patch_size, temporal_patch_size
     x = patches.view(t, h // m, w // m, m, m, -1, tp, p, p)
     x = x.permute(0, 6, 5, 1, 3, 7, 2, 4, 8)  # t, tp, C, h/m, m, p, w/m, m, p
     x = x.reshape(t * tp, -1, h * p, w * p)
+    if raw:
+        return x.to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     x = x * torch.tensor(std).view(1, -1, 1, 1) + torch.tensor(mean).view(1, -1, 1, 1)
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 

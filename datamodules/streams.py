@@ -123,9 +123,11 @@ class SubclipProcessor:
         return render_target(answer_of(meta), meta["reasoning"])
 
     def encode_frames(self, frames: np.ndarray, meta: dict) -> dict:
-        """Encode decoded frames with ``meta`` (fps, frame_indices); adds label, category and meta."""
+        """Encode decoded frames with ``meta`` (fps, frame_indices); adds label, category and meta. The video
+        patches stay uint8 (the model side normalises them on its device: ``vanguard.processing.normalize_patches``)."""
         item = self.encoder.encode(
-            frames, meta["fps"], meta["frame_indices"], target=self.target_text(meta), reasoning=self.target == "reasoning"
+            frames, meta["fps"], meta["frame_indices"], target=self.target_text(meta), reasoning=self.target == "reasoning",
+            normalize=False,
         )
         item["label"] = int(meta.get("label", -1))
         item["category"] = CATEGORY_INDEX.get(meta.get("category"), -1)

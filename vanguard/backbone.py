@@ -12,7 +12,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir
+from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir, normalize_patches
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -86,7 +86,12 @@ class Backbone(nn.Module):
 
     # ---- compute ---------------------------------------------------------------------------------------------
     def _inputs(self, batch: dict) -> dict:
-        return {k: batch[k] for k in MODEL_KEYS if k in batch}
+        """The HF model's inputs from a batch; uint8 video patches (what the DataLoader workers ship) are rescaled
+        and normalised here, on the batch's device, with the processor's constants, in the model's dtype."""
+        inputs = {k: batch[k] for k in MODEL_KEYS if k in batch}
+        if "pixel_values_videos" in inputs:
+            inputs["pixel_values_videos"] = normalize_patches(inputs["pixel_values_videos"], self.processor, self.model.dtype)
+        return inputs
 
     def pool(self, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
         """Pool the last hidden states (B, L, H) into features (B, feature_size), in float32."""

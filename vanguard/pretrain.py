@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vanguard.data.annotations import VideoRecord
-from vanguard.processing import SubclipEncoder, collate
+from vanguard.processing import SubclipEncoder, collate, normalize_patches
 from vanguard.video import decode_clip
 
 CAPTION_QUESTION = "Describe what happens in this surveillance clip."
@@ -60,7 +60,8 @@ class CaptionClips(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         frames, fps, idx, target = self.items[i]
-        return self.encoder.encode(frames, fps, idx, target=target, question=CAPTION_QUESTION)
+        # uint8 patches (as the datamodule's workers ship them); normalised next to the model in the training loop
+        return self.encoder.encode(frames, fps, idx, target=target, question=CAPTION_QUESTION, normalize=False)
 
 
 def _worker_init(_):
@@ -130,6 +131,7 @@ def pretrain_backbone(
     bar = tqdm(total=steps, desc="pretrain (captioning)", unit="step")
     while len(losses) < steps:
         for batch in loader:
+            batch["pixel_values_videos"] = normalize_patches(batch["pixel_values_videos"], encoder.processor, model.dtype)
             loss = model(**{k: batch[k] for k in keys}).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

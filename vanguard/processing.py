@@ -9,10 +9,14 @@ Speed (this runs once per subclip in every DataLoader worker): the processor's o
 The frames are resized by the video processor's ``resize`` (its ``smart_resize`` size, its bicubic antialiased
 uint8 kernel) BEFORE the processor call, which then runs with ``do_resize/do_rescale/do_normalize=False``: it only
 patchifies the uint8 frames, computes the grid and expands the chat template's video placeholder (per-frame
-timestamps from fps and frame indices). The processor's ``rescale_and_normalize`` then runs on the contiguous uint8
-patches. Every step is elementwise or a copy, so the result is bit-identical to one processor call on the full
-frames (tests/foundation/test_processing.py), but it skips normalising and patchifying a float video laid out
-channels-last by the resize (strided float ops: ~3 ms of ~9 ms per 16-frame subclip on this machine).
+timestamps from fps and frame indices). The processor's rescale and normalise then run on the contiguous uint8
+patches (:func:`normalize_patches`). Every step is elementwise or a copy, so the result is bit-identical to one
+processor call on the full frames (tests/foundation/test_processing.py), but it skips normalising and patchifying
+a float video laid out channels-last by the resize (strided float ops: ~3 ms of ~9 ms per 16-frame subclip on
+this machine).
+DataLoader workers skip the normalisation altogether (``encode(normalize=False)``): batches carry the uint8
+patches (4x fewer bytes through shared memory and to the GPU) and the model side normalises them on its device
+(:class:`vanguard.backbone.Backbone` and backbone pretraining call :func:`normalize_patches` on their inputs).
 Frames that already have the size the resize picks (shards written with annotation's ``shard_frame_pixels``: the
 subclips are stored at the model's size) skip the resize, which at that size is the identity.
 """
@@ -112,6 +116,47 @@ def resize_frames(frames: np.ndarray, frame_pixels: int, video_processor=None) -
     return np.ascontiguousarray(resize_video(video, frame_pixels, video_processor).permute(0, 2, 3, 1).numpy())
 
 
+@functools.lru_cache(maxsize=16)
+def _patch_constants(mean: tuple[float, ...], std: tuple[float, ...], do_rescale: bool, rescale_factor: float,
+                     do_normalize: bool, device: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The video processor's per-channel ``(mean, std)`` as it computes them (float32; fused with the rescale
+    factor when it both rescales and normalises: ``_fuse_mean_std_and_rescale_factor``), on ``device``."""
+    if not do_normalize:
+        return None
+    m, s = torch.tensor(mean), torch.tensor(std)
+    if do_rescale:
+        m, s = m * (1.0 / rescale_factor), s * (1.0 / rescale_factor)
+    return m.view(1, -1, 1).to(device), s.view(1, -1, 1).to(device)
+
+
+def _per_channel(value) -> tuple[float, ...]:
+    return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else (float(value),) * 3
+
+
+def normalize_patches(pixel_values: torch.Tensor, processor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """uint8 video patches -> the video processor's rescaled and normalised float patches, in ``dtype``
+    (default float32), on the patches' device. Float input is returned as it is (it is normalised already).
+
+    ``pixel_values`` is ``(N, C * temporal_patch * patch * patch)`` as ``patchify`` flattens a patch: channel-major
+    (C, T, P, P), so channel ``c`` is the ``c``-th contiguous third of a row. ``processor`` is the processor or its
+    video processor; its ``image_mean``/``image_std``/``rescale_factor``/``do_rescale``/``do_normalize`` are used
+    as its ``rescale_and_normalize`` uses them: ``(x.float() - mean / f) / (std / f)`` in float32 with the same
+    float32 constants, so the result equals the processor's bit for bit (tests/foundation/test_processing.py);
+    the cast to ``dtype`` is the one the model applies to float32 pixels itself."""
+    if pixel_values.is_floating_point():
+        return pixel_values
+    vp = getattr(processor, "video_processor", processor)
+    n, dim = pixel_values.shape
+    x = pixel_values.reshape(n, 3, dim // 3).to(torch.float32)  # RGB
+    constants = _patch_constants(_per_channel(vp.image_mean), _per_channel(vp.image_std), bool(vp.do_rescale),
+                                 float(vp.rescale_factor), bool(vp.do_normalize), str(pixel_values.device))
+    if constants is not None:
+        x = x.sub_(constants[0]).div_(constants[1])
+    elif vp.do_rescale:
+        x = x * vp.rescale_factor
+    return x.view(n, dim).to(dtype or torch.float32)
+
+
 class SubclipEncoder:
     """Encode one subclip (frames + metadata + optional target text) into processor outputs and labels.
 
@@ -154,22 +199,6 @@ class SubclipEncoder:
         frames already at that size (shards written with ``shard_frame_pixels``) are returned as they are."""
         return resize_video(video, self.frame_pixels, self.processor.video_processor)
 
-    def _normalize(self, patches: torch.Tensor) -> torch.Tensor:
-        """uint8 patches (N, C * temporal_patch * patch * patch), channel-major as ``patchify`` lays them out ->
-        float32, by the video processor's own ``rescale_and_normalize`` (per-channel, elementwise)."""
-        vp = self.processor.video_processor
-        n, dim = patches.shape
-        mean, std = (tuple(v) if isinstance(v, list) else v for v in (vp.image_mean, vp.image_std))  # as it does
-        out = vp.rescale_and_normalize(
-            patches.view(n, 3, dim // 3, 1),  # RGB; (..., C, H, W) as the processor's frames are
-            vp.do_rescale,
-            vp.rescale_factor,
-            vp.do_normalize,
-            mean,
-            std,
-        )
-        return out.to(torch.float32).view(n, dim)
-
     def encode(
         self,
         frames: np.ndarray,
@@ -178,10 +207,16 @@ class SubclipEncoder:
         target: str | None = None,
         reasoning: bool = False,
         question: str | None = None,
+        normalize: bool = True,
     ) -> dict[str, torch.Tensor]:
         """Frames (T, H, W, 3) uint8 -> processor outputs for one sample, plus ``labels`` when ``target`` is set
         and ``prompt_end`` (index of the last prompt token, which sees the whole video but not the target).
-        ``question`` replaces the anomaly question (used by backbone pretraining)."""
+        ``question`` replaces the anomaly question (used by backbone pretraining).
+
+        ``normalize=True`` gives the processor's float32 ``pixel_values_videos`` (bit-identical to one processor
+        call); ``normalize=False`` leaves them as the uint8 patches (same layout, 4x fewer bytes), which
+        :func:`normalize_patches` turns into exactly that float tensor later, on the model's device (what the
+        DataLoader workers do: :class:`vanguard.backbone.Backbone` normalises its inputs)."""
         from transformers.video_utils import VideoMetadata
 
         t, h, w, _ = frames.shape
@@ -199,7 +234,8 @@ class SubclipEncoder:
             return_tensors="pt",
         )
         item = {k: v[0] if k in ("input_ids", "attention_mask", "mm_token_type_ids") else v for k, v in out.items()}
-        item["pixel_values_videos"] = self._normalize(item["pixel_values_videos"])
+        if normalize:
+            item["pixel_values_videos"] = normalize_patches(item["pixel_values_videos"], self.processor)
         ids = item["input_ids"]
         prefix = torch.tensor(self._assistant_prefix())
         windows = ids.unfold(0, len(prefix), 1)  # every run of len(prefix) tokens, vectorised

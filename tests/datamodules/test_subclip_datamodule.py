@@ -147,6 +147,7 @@ def test_targets_and_frame_subsampling(shards, tiny_backbone_dir, monkeypatch):
     assert meta["frame_indices"] == [source["frame_indices"][p] for p in (0, 2, 5, 7)]
     assert meta["keyframe"] == 3 and meta["boxes"] == source["boxes"]
     assert batch["video_grid_thw"][:, 0].tolist() == [2] * 3  # 4 frames / temporal patch 2
+    assert batch["pixel_values_videos"].dtype == torch.uint8  # normalised on the model's device (Backbone)
 
     dm = make_dm(shards, tiny_backbone_dir, target="reasoning", num_workers=0, batches_per_epoch=1)
     batch = next(iter(dm.train_dataloader()))

@@ -98,6 +98,22 @@ def test_lm_loss_is_finite_and_backpropagates(tiny_backbone_dir):
     assert bb.model.model.visual.patch_embed.proj.weight.grad is not None
 
 
+def test_backbone_normalises_uint8_patches_like_the_processor(tiny_backbone):
+    """A batch of uint8 patches (what the datamodule ships) gives the same features, loss and generated text as
+    the same batch with the processor's float patches: the Backbone normalises them to the very same float32
+    values (tests/foundation/test_processing.py), so the forward is the same computation and must agree exactly."""
+    enc, pad = tiny_backbone.encoder, tiny_backbone.tokenizer.pad_token_id
+    clips = [(_frames(seed=s), list(range(0, 16, 2))) for s in range(2)]
+    as_float = collate([enc.encode(f, 30.0, i, target=TARGET) for f, i in clips], pad)
+    as_uint8 = collate([enc.encode(f, 30.0, i, target=TARGET, normalize=False) for f, i in clips], pad)
+    assert as_uint8["pixel_values_videos"].dtype == torch.uint8 and as_float["pixel_values_videos"].is_floating_point()
+    with torch.no_grad():
+        (f_feats, f_loss), (u_feats, u_loss) = tiny_backbone(as_float), tiny_backbone(as_uint8)
+    assert torch.equal(f_feats, u_feats) and torch.equal(f_loss, u_loss)
+    prompts = [collate([enc.encode(f, 30.0, i, normalize=n) for f, i in clips], pad, "left") for n in (True, False)]
+    assert tiny_backbone.generate(prompts[0], max_new_tokens=5) == tiny_backbone.generate(prompts[1], max_new_tokens=5)
+
+
 def test_generate_returns_text(tiny_backbone):
     enc = tiny_backbone.encoder
     batch = collate([enc.encode(_frames(seed=s), 30.0, list(range(8))) for s in range(2)], tiny_backbone.tokenizer.pad_token_id, "left")

@@ -4,7 +4,10 @@ processor call on the full frames, the way the encoder worked before (the refere
 Tolerance: none. Every step the fast path moves is the processor's own (its ``resize`` with the size it would
 pick, its ``patchify``, its ``rescale_and_normalize``) and the moved steps are elementwise or copies, so the pixel
 values must be bit-identical, not merely close; the token side (chat template, timestamps, placeholder
-expansion) still runs inside the processor and must give the same ids.
+expansion) still runs inside the processor and must give the same ids. The same holds for the uint8 patches the
+DataLoader workers ship (``encode(normalize=False)``) once :func:`normalize_patches` has run on them: it does the
+processor's float32 ops (``x.float() - mean/f``, then ``/ std/f``, with the processor's own float32 constants) in
+the same order, and IEEE float32 subtraction and division are correctly rounded, so again bit-identical.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import pytest
 import torch
 
 from vanguard.answer import Answer, Box, render_answer, render_target
-from vanguard.processing import SubclipEncoder, collate, resize_frames, resize_video, target_size
+from vanguard.processing import SubclipEncoder, collate, normalize_patches, resize_frames, resize_video, target_size
 from vanguard.prompts import conversation
 from vanguard.video import decode_clip, encode_mp4
 
@@ -65,7 +68,38 @@ def test_fast_path_equals_one_processor_call(tiny_backbone_dir, t, h, w, fps, st
     indices = list(range(17, 17 + stride * t, stride))
     for target, reasoning in ((None, False), (ANSWER, False), (render_target(Answer(False), "all calm"), True)):
         fast = enc.encode(frames, fps, indices, target=target, reasoning=reasoning)
-        assert_same(fast, reference(enc, frames, fps, indices, target, reasoning))
+        ref = reference(enc, frames, fps, indices, target, reasoning)
+        assert_same(fast, ref)
+        raw = enc.encode(frames, fps, indices, target=target, reasoning=reasoning, normalize=False)
+        assert raw["pixel_values_videos"].dtype == torch.uint8
+        assert set(raw) == set(fast) and all(torch.equal(raw[k], fast[k]) for k in fast if k != "pixel_values_videos")
+        assert_same(dict(raw, pixel_values_videos=normalize_patches(raw["pixel_values_videos"], enc.processor)), ref)
+
+
+def test_normalize_patches_follows_the_channel_layout_of_patchify(tiny_backbone_dir):
+    """With a different mean and std per channel (the tiny and the real processor both use 0.5 for all three, which
+    would hide a channel mix-up), uint8 patches + ``normalize_patches`` equal the processor's own float output bit
+    for bit; float input is returned as it is; other dtypes are the float32 result cast (what the model does)."""
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=64 * 64)
+    vp = enc.processor.video_processor
+    vp.image_mean, vp.image_std = [0.1, 0.45, 0.8], [0.2, 0.3, 0.6]
+    frames = np.random.default_rng(5).integers(0, 256, (6, 64, 96, 3), dtype=np.uint8)
+    indices = [0, 3, 6, 9, 12, 15]
+    ref = reference(enc, frames, 30.0, indices)["pixel_values_videos"]
+    raw = enc.encode(frames, 30.0, indices, normalize=False)["pixel_values_videos"]
+    out = normalize_patches(raw, enc.processor)
+    assert out.dtype == torch.float32 and torch.equal(out, ref)
+    assert torch.equal(normalize_patches(raw, vp), ref)  # the video processor alone will do too
+    assert normalize_patches(out, enc.processor) is out
+    assert torch.equal(normalize_patches(raw, enc.processor, torch.bfloat16), ref.to(torch.bfloat16))
+    # a constant-colour clip: channel c of every patch is the c-th third of the row
+    red = np.zeros_like(frames)
+    red[..., 0] = 255
+    patches = normalize_patches(enc.encode(red, 30.0, indices, normalize=False)["pixel_values_videos"], vp)
+    third = patches.shape[1] // 3
+    expected = [(1.0 - 0.1) / 0.2, (0.0 - 0.45) / 0.3, (0.0 - 0.8) / 0.6]
+    for c in range(3):
+        assert torch.allclose(patches[:, c * third : (c + 1) * third], torch.tensor(expected[c]), atol=1e-5)
 
 
 def test_fast_path_on_decoded_video(tiny_backbone_dir):
