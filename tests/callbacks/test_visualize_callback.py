@@ -39,6 +39,11 @@ def test_frames_rebuilt_from_patches_match_the_input(tiny_backbone_dir):
         assert np.abs(frames.astype(int) - original.astype(int)).max() <= 2
     key = keyframe_from_patches(batch, 1, 5, layout)
     assert np.abs(key.astype(int) - b[5].astype(int)).max() <= 2
+    # the datamodule's batches carry the uint8 patches: rebuilt without un-normalising, exactly the frames
+    raw = collate([enc.encode(f, 10.0, list(range(8)), normalize=False) for f in (a, b)], enc.tokenizer.pad_token_id)
+    for sample, original in enumerate((a, b)):
+        rebuilt = frames_from_patches(raw["pixel_values_videos"], raw["video_grid_thw"], sample, **layout)
+        assert rebuilt.dtype == np.uint8 and np.array_equal(rebuilt, original)
 
 
 def test_draw_boxes_marks_gt_green_and_prediction_red():
