@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import WINDOWS, make_records
-from helpers import ground_truth, read_samples
 
+from tests.annotate.helpers import ground_truth, read_samples
+from tests.helpers.annotation_videos import WINDOWS, make_records
 from vanguard.annotate.records import save_records
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 import torch
-from conftest import WINDOWS, make_records
-from helpers import ground_truth, read_samples, run_annotate
 
+from tests.annotate.helpers import ground_truth, read_samples, run_annotate
+from tests.helpers.annotation_videos import WINDOWS, make_records
 from vanguard.annotate.grounder import GroundingDinoGrounder
 from vanguard.annotate.teacher import REJECT_REASONS, QwenTeacher, ScriptedTeacher
 from vanguard.data.annotations import VideoRecord

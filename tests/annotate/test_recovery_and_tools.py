@@ -10,9 +10,9 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import WINDOWS
-from helpers import ground_truth, read_samples, run_annotate
 
+from tests.annotate.helpers import ground_truth, read_samples, run_annotate
+from tests.helpers.annotation_videos import WINDOWS
 from vanguard.annotate.inspect import inspect
 from vanguard.annotate.records import load_records, save_records
 from vanguard.data.annotations import AnnotationError
