@@ -49,3 +49,9 @@ def test_the_table_names_the_seeds_done_and_pending(tmp_path):
     assert "| staged (1-2-3) | 0.700 ± 0.141 |" in text
     saved = json.loads((tmp_path / "ablations.json").read_text())
     assert saved["seeds"] == [0, 1] and saved["pending"] == [2] and len(saved["runs"]["monolithic"]) == 2
+
+
+def test_a_metric_undefined_in_some_seeds_says_how_many_it_averages():
+    assert ablations._mean_std([0.2, None, 0.4]) == "0.300 ± 0.141 (n=2 of 3)"
+    assert ablations._mean_std([None, None]) == "-"
+    assert ablations._mean_std([0.5]) == "0.500 ± 0.000"

@@ -124,12 +124,15 @@ def _zero_shot(seed: int, root: Path) -> dict:
     return out
 
 
-def _mean_std(values: list[float]) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+def _mean_std(values: list[float | None]) -> str:
+    """Mean ± sample std; a metric undefined in some seeds (precision when nothing scores >= 0.5) says over how many
+    seeds it was taken, so one seed's value never reads as a three-seed mean."""
+    present = [v for v in values if v is not None]
+    if not present:
         return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.3f} ± {std:.3f}"
+    std = statistics.stdev(present) if len(present) > 1 else 0.0
+    text = f"{statistics.mean(present):.3f} ± {std:.3f}"
+    return text if len(present) == len(values) else f"{text} (n={len(present)} of {len(values)})"
 
 
 def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations")) -> None:  # noqa: B006
