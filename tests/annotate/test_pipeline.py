@@ -159,3 +159,31 @@ def test_shards_stored_at_the_models_size(tmp_path, records, tiny_backbone_dir, 
     with pytest.raises(SchemaError, match="positive int"):
         validate(dict(meta, stored_width=0))
     assert all(validate(m) is m for m, _ in source.values())  # shards without them stay valid
+
+
+def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny_backbone_dir, one_thread):
+    """``shard_backbone``: the stored size is the one THAT backbone's processor picks (here a processor with 1x1
+    merging, whose 16-pixel grid differs from Qwen3-VL's default 32), so its loader never resizes again.
+    (Widths stay multiples of 32: decord cannot read back frames of a width like 48.)"""
+    import shutil
+
+    from vanguard.processing import SubclipEncoder, target_size
+
+    backbone = tmp_path / "backbone"
+    shutil.copytree(tiny_backbone_dir, backbone)
+    config = json.loads((backbone / "processor_config.json").read_text())
+    config["video_processor"]["merge_size"] = 1
+    (backbone / "processor_config.json").write_text(json.dumps(config))
+    frame_pixels = 64 * 60  # 96x64 frames: 64x32 on the default 32-grid, 64x48 on a 16-grid
+    enc = SubclipEncoder(str(backbone), frame_pixels=frame_pixels)
+    t = WINDOWS.num_frames
+    assert target_size(t, 64, 96, frame_pixels) != target_size(t, 64, 96, frame_pixels, enc.processor.video_processor)
+    h, w = target_size(t, 64, 96, frame_pixels, enc.processor.video_processor)
+    run_annotate(records, tmp_path / "s", WINDOWS, shard_frame_pixels=frame_pixels, shard_backbone=backbone)
+    rows = read_samples(tmp_path / "s")
+    assert rows
+    for *_, meta, mp4, _ in rows:
+        assert (meta["stored_width"], meta["stored_height"]) == (w, h)
+        assert decode_clip(mp4).shape == (t, h, w, 3)
+    with pytest.raises(ConfigError, match="shard_frame_pixels is null"):
+        run_annotate(records, tmp_path / "n", WINDOWS, shard_backbone=backbone)

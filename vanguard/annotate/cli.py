@@ -112,6 +112,7 @@ def annotate(
     windows_per_item: int = 64,
     allow_test_leakage: bool = False,
     shard_frame_pixels: int | None = None,
+    shard_backbone: Path | None = None,
 ) -> dict:
     """Cut videos into subclips, have the teacher and grounder annotate them, write WebDataset shards.
 
@@ -132,6 +133,9 @@ def annotate(
             (decoding a 128x96 subclip instead of 320x240 is several times cheaper). It must equal the training
             configs' ``frame_pixels`` (else the loader resizes once more: correct, slower, and the frames were
             downscaled twice). None keeps the source size. The json's width/height stay the source size.
+        shard_backbone: the training backbone's directory, whose video processor does that resize. None uses
+            Qwen3-VL's default video processor, whose resize every Qwen3-VL backbone shares (16-pixel patches,
+            2x2 merge, bicubic); a backbone with other patch or merge sizes must be named here.
     """
     from lightning.pytorch import Trainer
 
@@ -141,6 +145,15 @@ def annotate(
     if shard_frame_pixels is not None and shard_frame_pixels < 2 * 32 * 32:
         raise ConfigError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches) or null, "
                           f"got {shard_frame_pixels}")
+    video_processor = None
+    if shard_backbone is not None:
+        if shard_frame_pixels is None:
+            raise ConfigError("shard_backbone is set but shard_frame_pixels is null: nothing would be resized")
+        from transformers import AutoProcessor
+
+        from vanguard.processing import check_backbone_dir
+
+        video_processor = AutoProcessor.from_pretrained(str(check_backbone_dir(shard_backbone))).video_processor
     teacher = teacher or ScriptedTeacher()
     grounder = grounder or OracleGrounder()
     try:
@@ -170,7 +183,8 @@ def annotate(
     }
     writer = ShardPredictionWriter(out, maxcount=maxcount, maxsize=maxsize, manifest=manifest)
     module = AnnotatorModule(teacher, grounder, records, windows, num_workers=num_workers,
-                             windows_per_item=windows_per_item, shard_frame_pixels=shard_frame_pixels)
+                             windows_per_item=windows_per_item, shard_frame_pixels=shard_frame_pixels,
+                             video_processor=video_processor)
     pl_trainer = Trainer(
         accelerator=trainer.accelerator, devices=trainer.devices, num_nodes=trainer.num_nodes,
         strategy=trainer.strategy, precision=trainer.precision, callbacks=[writer], logger=False,

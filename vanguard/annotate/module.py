@@ -83,14 +83,16 @@ class SubclipDataset(Dataset):
 
     ``frame_pixels``: when set, each subclip's frames are resized to the size the backbone's processor picks for
     that per-frame budget (:func:`vanguard.processing.resize_frames`) before they are encoded; the teacher and
-    grounder still see the source frames.
+    grounder still see the source frames. ``video_processor``: the one whose resize that is (default Qwen3-VL's
+    own, :func:`vanguard.processing.default_video_processor`).
     """
 
     def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = 23,
-                 frame_pixels: int | None = None):
+                 frame_pixels: int | None = None, video_processor=None):
         if frame_pixels is not None and frame_pixels < 2 * 32 * 32:
             raise ValueError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches), got {frame_pixels}")
         self.config, self.crf, self.frame_pixels = config, crf, frame_pixels
+        self.video_processor = video_processor
         self.items: list[tuple[VideoRecord, int, list[Window], bool, str | None]] = []
         for record in records:
             record, error = self._complete(record)
@@ -145,7 +147,7 @@ class SubclipDataset(Dataset):
                 cues=cues, label=label_of(record, w, self.config.min_fraction), intervals=record.intervals,
                 boxes=boxes,
             ))
-            stored = clip if self.frame_pixels is None else resize_frames(clip, self.frame_pixels)
+            stored = clip if self.frame_pixels is None else resize_frames(clip, self.frame_pixels, self.video_processor)
             chunk.mp4s.append(encode_mp4(stored, fps, crf=self.crf))
             chunk.stored.append(None if stored is clip else (int(stored.shape[2]), int(stored.shape[1])))
         return chunk
@@ -167,17 +169,19 @@ class AnnotatorModule(LightningModule):
         windows_per_item: subclips per dataset item (bounds memory on long videos).
         shard_frame_pixels: store each subclip resized to this per-frame pixel budget (the backbone's
             ``frame_pixels``); None keeps the source size.
+        video_processor: whose resize stores them (the training backbone's; default Qwen3-VL's own).
     """
 
     def __init__(self, teacher: Teacher, grounder: Grounder, records: list[VideoRecord],
                  windows: WindowConfig | None = None, num_workers: int = 0, windows_per_item: int = 64,
-                 shard_frame_pixels: int | None = None):
+                 shard_frame_pixels: int | None = None, video_processor=None):
         super().__init__()
         self.teacher, self.grounder = teacher, grounder
         self.records = order_records(list(records))
         self.windows = windows or WindowConfig()
         self.num_workers, self.windows_per_item = num_workers, windows_per_item
         self.shard_frame_pixels = shard_frame_pixels
+        self.video_processor = video_processor
 
     def _done(self) -> set[tuple[str, str]]:
         from vanguard.annotate.writer import ShardPredictionWriter
@@ -192,7 +196,8 @@ class AnnotatorModule(LightningModule):
         done = self._done()
         mine = [r for r in rank_share(self.records, self.trainer.global_rank, self.trainer.world_size)
                 if (r.split, r.video_id) not in done]
-        dataset = SubclipDataset(mine, self.windows, self.windows_per_item, frame_pixels=self.shard_frame_pixels)
+        dataset = SubclipDataset(mine, self.windows, self.windows_per_item, frame_pixels=self.shard_frame_pixels,
+                                 video_processor=self.video_processor)
         # A DistributedSampler over this rank's own share (one replica): Lightning sees a distributed sampler and
         # does not split the share again, whatever ``use_distributed_sampler`` says.
         sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=False)
