@@ -110,6 +110,11 @@ def render_answer(answer: Answer) -> str:
     return json.dumps(answer.as_json(), ensure_ascii=False)
 
 
+def render_boxes(boxes) -> str:
+    """A bare list of boxes, Qwen3-VL's generic grounding answer (``[{"bbox_2d": [...], "label": ...}]``)."""
+    return json.dumps([b.as_json() for b in boxes], ensure_ascii=False)
+
+
 def render_target(answer: Answer, reasoning: str | None = None) -> str:
     """The full target text: ``<think>reasoning</think>`` + JSON answer when reasoning is given (stage 3)."""
     text = render_answer(answer)

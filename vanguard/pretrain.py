@@ -1,10 +1,17 @@
-"""``python -m vanguard backbone pretrain``: teach a tiny backbone to see, by captioning surveillance clips.
+"""``python -m vanguard backbone pretrain``: teach a tiny backbone to see, by captioning and grounding surveillance clips.
 
 The real Qwen3-VL-4B arrives pretrained; its frozen features already mean something, which is what stage 1's
 classifier warmup relies on. A freshly initialised tiny model has no such features, so it gets a short generic
-pretraining first: describe a clip with the UCA-style captions of the segments it overlaps, on videos of a split of
-their own (never the videos the curriculum is evaluated on). Every parameter trains; the result is saved as a new
-backbone directory that ``from_pretrained`` loads like any other.
+pretraining first, on videos of a split of their own (never the videos the curriculum is evaluated on), with the
+two generic tasks the real model was pretrained on:
+
+- captioning: describe a clip with the UCA-style captions of the segments it overlaps;
+- referring grounding (optional, ``grounding_windows_per_video``): "locate every <object> in the last frame", answered
+  with Qwen3-VL's bare box list on the ground-truth boxes of that frame. Captions alone let a tiny model recognise a
+  video by its layout and recite its caption; naming a small object's place forces the vision tower to see it, and
+  teaches the language model to write coordinates before stage 2 asks for them.
+
+Every parameter trains; the result is saved as a new backbone directory that ``from_pretrained`` loads like any other.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vanguard.answer import render_boxes
 from vanguard.data.annotations import VideoRecord
 from vanguard.processing import SubclipEncoder, collate, normalize_patches
 from vanguard.video import decode_clip
 
 CAPTION_QUESTION = "Describe what happens in this surveillance clip."
+GROUNDING_QUESTION = "Locate every {label} in the last frame of the clip, and output their bbox coordinates in JSON format."
 
 
 def caption_target(record: VideoRecord, start_s: float, end_s: float) -> str | None:
@@ -34,15 +43,26 @@ def caption_target(record: VideoRecord, start_s: float, end_s: float) -> str | N
     return text or None
 
 
+def grounding_target(record: VideoRecord, keyframe: int, rng: random.Random) -> tuple[str, str] | None:
+    """``(question, answer)`` asking for every box of one label on ``keyframe``; None when the frame has no box."""
+    boxes = (record.boxes or {}).get(keyframe) or []
+    if not boxes:
+        return None
+    label = rng.choice(sorted({b.label for b in boxes}))
+    return GROUNDING_QUESTION.format(label=label), render_boxes([b for b in boxes if b.label == label])
+
+
 class CaptionClips(Dataset):
-    """Random windows of the given videos with their caption targets; frames decoded once, kept as uint8."""
+    """Windows of the given videos with their caption (random windows) or grounding (windows ending on a frame with
+    boxes) targets; frames decoded once, kept as uint8."""
 
     def __init__(self, records: list[VideoRecord], encoder: SubclipEncoder, num_frames: int, frame_stride: int,
-                 windows_per_video: int, seed: int):
+                 windows_per_video: int, seed: int, grounding_windows_per_video: int = 0):
         rng = random.Random(seed)
         self.encoder = encoder
-        self.items: list[tuple[np.ndarray, float, list[int], str]] = []
+        self.items: list[tuple[np.ndarray, float, list[int], str, str]] = []
         span = num_frames * frame_stride
+        self.grounding = 0
         for record in records:
             frames = decode_clip(record.path)
             fps = float(record.fps or 25.0)
@@ -53,15 +73,22 @@ class CaptionClips(Dataset):
                 idx = list(range(start, start + span, frame_stride))
                 target = caption_target(record, idx[0] / fps, idx[-1] / fps)
                 if target:
-                    self.items.append((frames[idx], fps, idx, target))
+                    self.items.append((frames[idx], fps, idx, CAPTION_QUESTION, target))
+            keyframes = sorted(k for k, b in (record.boxes or {}).items() if b and span - frame_stride <= k < len(frames))
+            for key in rng.sample(keyframes, min(grounding_windows_per_video, len(keyframes))):
+                idx = list(range(key - span + frame_stride, key + 1, frame_stride))
+                question_target = grounding_target(record, key, rng)
+                if question_target:
+                    self.items.append((frames[idx], fps, idx, *question_target))
+                    self.grounding += 1
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        frames, fps, idx, target = self.items[i]
+        frames, fps, idx, question, target = self.items[i]
         # uint8 patches (as the datamodule's workers ship them); normalised next to the model in the training loop
-        return self.encoder.encode(frames, fps, idx, target=target, question=CAPTION_QUESTION, normalize=False)
+        return self.encoder.encode(frames, fps, idx, target=target, question=question, normalize=False)
 
 
 def _worker_init(_):
@@ -81,6 +108,7 @@ def pretrain_backbone(
     frame_stride: int = 2,
     frame_pixels: int = 128 * 96,
     windows_per_video: int = 6,
+    grounding_windows_per_video: int = 0,
     num_workers: int = 1,
     seed: int = 0,
 ) -> Path:
@@ -98,7 +126,9 @@ def pretrain_backbone(
         num_frames: frames per clip.
         frame_stride: source frames between sampled frames.
         frame_pixels: pixel budget per frame.
-        windows_per_video: random clips drawn from each video.
+        windows_per_video: random clips drawn from each video (captioning).
+        grounding_windows_per_video: clips per video that end on a frame with ground-truth boxes, each asking for
+            the boxes of one of that frame's labels (referring grounding); 0 pretrains on captions alone.
         num_workers: DataLoader workers running the processor.
         seed: seed of the window draw, the data order and the initialisation of nothing else.
     """
@@ -112,7 +142,7 @@ def pretrain_backbone(
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
     records = load_catalog(data, dataset=dataset, split=split)
     encoder = SubclipEncoder(str(backbone), frame_pixels=frame_pixels)
-    clips = CaptionClips(records, encoder, num_frames, frame_stride, windows_per_video, seed)
+    clips = CaptionClips(records, encoder, num_frames, frame_stride, windows_per_video, seed, grounding_windows_per_video)
     if len(clips) < batch_size:
         raise ValueError(f"{data}: only {len(clips)} captioned clips in split {split!r}; need at least {batch_size}")
     model = AutoModelForImageTextToText.from_pretrained(str(backbone), trust_remote_code=False)
@@ -128,7 +158,8 @@ def pretrain_backbone(
     keys = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "labels")
     losses: list[float] = []
     start = time.time()
-    bar = tqdm(total=steps, desc="pretrain (captioning)", unit="step")
+    task = "captioning + grounding" if clips.grounding else "captioning"
+    bar = tqdm(total=steps, desc=f"pretrain ({task})", unit="step")
     while len(losses) < steps:
         for batch in loader:
             batch["pixel_values_videos"] = normalize_patches(batch["pixel_values_videos"], encoder.processor, model.dtype)
@@ -148,10 +179,11 @@ def pretrain_backbone(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     encoder.processor.save_pretrained(out)
-    summary = {"from": str(backbone), "data": str(data), "split": split, "clips": len(clips), "steps": steps,
+    summary = {"from": str(backbone), "data": str(data), "split": split, "clips": len(clips),
+               "grounding_clips": clips.grounding, "steps": steps,
                "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-20:])),
                "seconds": round(time.time() - start, 1)}
     (out / "pretrain.json").write_text(json.dumps(summary, indent=2))
-    print(f"pretrained {len(clips)} clips x {steps} steps: caption loss {summary['first_loss']:.2f} -> "
+    print(f"pretrained {len(clips)} clips ({clips.grounding} grounding) x {steps} steps: loss {summary['first_loss']:.2f} -> "
           f"{summary['final_loss']:.2f} in {summary['seconds']} s; saved to {out}")
     return out
