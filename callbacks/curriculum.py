@@ -39,6 +39,10 @@ class Curriculum(Callback):
         lora_alpha: LoRA alpha.
         lora_dropout: LoRA dropout.
         lora_vision: also put LoRA on the vision blocks' attention and MLP.
+        train_final_norm: also train the language model's final RMSNorm weight (one vector). With tied input/output
+            embeddings and that norm frozen, LoRA cannot change the scale of the logits: a small backbone whose
+            pretraining left them flat (the tiny demo model: the right token first at p ~ 0.07) never becomes
+            confident however long LoRA trains. Exported with the stage and handed on to the next.
         export_dir: where ``fit`` end writes the stage's weights; default ``<trainer.default_root_dir>/export``.
         export: write the export at fit end.
     """
@@ -51,6 +55,7 @@ class Curriculum(Callback):
         lora_alpha: int = 32,
         lora_dropout: float = 0.05,
         lora_vision: bool = False,
+        train_final_norm: bool = False,
         export_dir: str | None = None,
         export: bool = True,
     ):
@@ -62,6 +67,7 @@ class Curriculum(Callback):
             lora_dropout,
             lora_vision,
         )
+        self.train_final_norm = train_final_norm
         self.export_dir = export_dir
         self.export = export
         self.loaded: list[str] = []
@@ -76,7 +82,7 @@ class Curriculum(Callback):
         if self.init_from:
             self.loaded = load_stage_export(pl_module, self.init_from)
         lora = lora_config(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout, vision=self.lora_vision)
-        pl_module.prepare(lora, freeze_vision=self.freeze_vision)
+        pl_module.prepare(lora, freeze_vision=self.freeze_vision, train_final_norm=self.train_final_norm)
         trainable, total = parameter_counts(pl_module)
         if trainable == 0:
             raise ConfigError(f"{type(pl_module).__name__}: nothing is trainable after setup")

@@ -92,12 +92,16 @@ def check_trainable_present(checkpoint: dict, module: nn.Module) -> None:
 
 
 def _backbone_trainable(module) -> dict[str, torch.Tensor]:
-    """Trained backbone weights that are not LoRA, keyed as in the un-injected HF model."""
-    return {
-        name.replace(".base_layer.", "."): param.detach().cpu().contiguous()
-        for name, param in module.backbone.model.named_parameters()
-        if param.requires_grad and "lora_" not in name
-    }
+    """Backbone weights that are not LoRA and differ from the backbone directory's, keyed as in the un-injected
+    HF model: those this stage trains, and those an earlier stage trained and handed over (``init_from``), so a
+    stage that freezes them again still passes them on."""
+    inherited = getattr(module, "inherited_backbone_keys", set())
+    out = {}
+    for name, param in module.backbone.model.named_parameters():
+        key = name.replace(".base_layer.", ".")
+        if "lora_" not in name and (param.requires_grad or key in inherited):
+            out[key] = param.detach().cpu().contiguous()
+    return out
 
 
 def export_stage(module, out_dir: str | os.PathLike) -> Path:
@@ -172,6 +176,7 @@ def load_stage_export(module, init_from: str | os.PathLike) -> list[str]:
         result = module.backbone.model.load_state_dict(weights, strict=False)
         if result.unexpected_keys:
             raise ConfigError(f"{root / BACKBONE_FILE} has weights the backbone lacks: {result.unexpected_keys[:3]}")
+        module.inherited_backbone_keys = set(weights)
         loaded.append(BACKBONE_FILE)
     if (root / ADAPTER_DIR).is_dir():
         if has_lora(module.backbone.model):

@@ -64,6 +64,38 @@ def test_unfrozen_vision_is_trainable_when_configured(backbone):
     assert "backbone" in {g["name"] for g in stage.param_groups()}
 
 
+def test_final_norm_trains_when_configured_and_is_handed_on(backbone, tiny_backbone_dir, tmp_path):
+    """``train_final_norm``: the LM's final RMSNorm weight trains (no weight decay), goes into the export, and a
+    next stage that loads the export but freezes the norm again still exports the trained values."""
+    from vanguard.backbone import Backbone
+    from vanguard.checkpoints import export_stage, load_stage_export
+
+    key = "model.language_model.norm.weight"
+    stage = GroundingStage(backbone)
+    stage.prepare(lora_config(r=4), train_final_norm=True)
+    norm = backbone.language_model.norm.weight
+    trainable = {n for n, p in backbone.model.named_parameters() if p.requires_grad and "lora_" not in n}
+    assert trainable == {key}
+    assert any(p is norm for g in stage.param_groups() if g["weight_decay"] == 0.0 for p in g["params"])
+    with torch.no_grad():
+        norm.mul_(3.0)
+    from safetensors.torch import load_file
+
+    first = export_stage(stage, tmp_path / "stage2")
+    assert torch.equal(load_file(str(first / "backbone_trainable.safetensors"))[key], norm.detach())
+    nxt = ReasoningStage(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64))
+    assert not torch.equal(nxt.backbone.language_model.norm.weight, norm)
+    load_stage_export(nxt, first)
+    nxt.prepare(lora_config(r=4))  # the norm is frozen again here
+    assert not nxt.backbone.language_model.norm.weight.requires_grad
+    assert torch.equal(nxt.backbone.language_model.norm.weight, norm)
+    second = export_stage(nxt, tmp_path / "stage3")
+    assert torch.equal(load_file(str(second / "backbone_trainable.safetensors"))[key], norm.detach())
+    warm = ClassifierWarmup(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64))
+    warm.prepare(train_final_norm=True)  # a frozen-backbone stage trains nothing of the backbone, norm included
+    assert not any(p.requires_grad for p in warm.backbone.parameters())
+
+
 def test_warmup_freezes_whole_backbone_and_injects_nothing(backbone):
     stage = ClassifierWarmup(backbone)
     stage.prepare()

@@ -152,9 +152,10 @@ class StageBase(LightningModule):
         return f"{type(self).__name__}: target={self.target}, backbone {backbone}, losses {' + '.join(losses)}"
 
     # ---- freezing / LoRA (called by callbacks.Curriculum in setup) ---------------------------------------------
-    def prepare(self, lora=None, freeze_vision: bool = True) -> None:
+    def prepare(self, lora=None, freeze_vision: bool = True, train_final_norm: bool = False) -> None:
         """Freeze what the stage freezes, inject LoRA if the stage uses it (unless an adapter was already loaded),
         re-enable the head. ``lora``: a peft ``LoraConfig`` (default: ``vanguard.adapters.lora_config()``).
+        ``train_final_norm``: also train the language model's final RMSNorm weight (see ``callbacks.Curriculum``).
         Trainable backbone weights are kept in float32 (master weights under bf16 autocast)."""
         model = self.backbone.model
         if self.uses_lora and not self.freeze_backbone and not has_lora(model):
@@ -164,6 +165,8 @@ class StageBase(LightningModule):
             param.requires_grad_(train_lora and "lora_" in name)
         if not freeze_vision and not self.freeze_backbone:
             self.backbone.vision_tower.requires_grad_(True)
+        if train_final_norm and not self.freeze_backbone:
+            self.backbone.language_model.norm.requires_grad_(True)
         for param in model.parameters():
             if param.requires_grad and param.dtype != torch.float32:
                 param.data = param.data.float()
