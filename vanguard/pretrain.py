@@ -7,9 +7,9 @@ two generic tasks the real model was pretrained on:
 
 - captioning: describe a clip with the UCA-style captions of the segments it overlaps;
 - referring grounding (optional, ``grounding_windows_per_video``): "locate every <object> in the last frame", answered
-  with Qwen3-VL's bare box list on the ground-truth boxes of that frame. Captions alone let a tiny model recognise a
-  video by its layout and recite its caption; naming a small object's place forces the vision tower to see it, and
-  teaches the language model to write coordinates before stage 2 asks for them.
+  with Qwen3-VL's bare box list on the ground-truth boxes of that frame, so the language model writes coordinates
+  before stage 2 asks for them. Measured on SynthCrime (README): it teaches the answer format (stage-2 LM loss 1.3
+  instead of 2.8 after 150 steps) but did not make the frozen features better at telling anomalies apart.
 
 Every parameter trains; the result is saved as a new backbone directory that ``from_pretrained`` loads like any other.
 """
