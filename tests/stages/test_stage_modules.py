@@ -61,7 +61,8 @@ def test_unfrozen_vision_is_trainable_when_configured(backbone):
     stage = GroundingStage(backbone)
     stage.prepare(lora_config(r=4), freeze_vision=False)
     assert all(p.requires_grad for p in backbone.vision_tower.parameters())
-    assert "backbone" in {g["name"] for g in stage.param_groups()}
+    groups = {g["name"]: g for g in stage.param_groups()}
+    assert groups["backbone"]["lr"] == stage.hparams.lr_lora  # lr_backbone unset: the LoRA rate
 
 
 def test_final_norm_trains_when_configured_and_is_handed_on(backbone, tiny_backbone_dir, tmp_path):
@@ -71,12 +72,15 @@ def test_final_norm_trains_when_configured_and_is_handed_on(backbone, tiny_backb
     from vanguard.checkpoints import export_stage, load_stage_export
 
     key = "model.language_model.norm.weight"
-    stage = GroundingStage(backbone)
+    stage = GroundingStage(backbone, lr_lora=5e-4, lr_backbone=2e-2)
     stage.prepare(lora_config(r=4), train_final_norm=True)
     norm = backbone.language_model.norm.weight
     trainable = {n for n, p in backbone.model.named_parameters() if p.requires_grad and "lora_" not in n}
     assert trainable == {key}
-    assert any(p is norm for g in stage.param_groups() if g["weight_decay"] == 0.0 for p in g["params"])
+    groups = {g["name"]: g for g in stage.param_groups()}
+    assert [p for p in groups["backbone_no_decay"]["params"]] == [norm]  # its own rate, no weight decay
+    assert groups["backbone_no_decay"]["lr"] == 2e-2 and groups["backbone_no_decay"]["weight_decay"] == 0.0
+    assert groups["lora"]["lr"] == 5e-4
     with torch.no_grad():
         norm.mul_(3.0)
     from safetensors.torch import load_file

@@ -64,7 +64,10 @@ class StageBase(LightningModule):
     Args:
         backbone: the shared :class:`vanguard.backbone.Backbone` (injected by the config).
         lr_head: learning rate of the classification head.
-        lr_lora: learning rate of the LoRA adapters (and of any other trainable backbone weight).
+        lr_lora: learning rate of the LoRA adapters.
+        lr_backbone: learning rate of trainable backbone weights that are not LoRA (the vision tower with
+            ``freeze_vision: false``, the final norm with ``train_final_norm: true``); None: ``lr_lora``. A norm's
+            weight is a scale that Adam moves by about one learning rate per step: at a LoRA rate it barely moves.
         weight_decay: AdamW weight decay on matrices (biases and norms get none).
         cls_weight: weight of the anomaly loss (BCE on the anomaly logit).
         category_weight: weight of the category loss (cross-entropy over CATEGORIES, Normal included).
@@ -100,6 +103,7 @@ class StageBase(LightningModule):
         backbone: Backbone,
         lr_head: float = 1e-3,
         lr_lora: float = 2e-4,
+        lr_backbone: float | None = None,
         weight_decay: float = 0.01,
         cls_weight: float = 1.0,
         category_weight: float = 0.5,
@@ -385,7 +389,8 @@ class StageBase(LightningModule):
                 group = "backbone"
             key = group if param.ndim >= 2 else f"{group}_no_decay"
             buckets.setdefault(key, []).append(param)
-        lr = {"head": self.hparams.lr_head, "lora": self.hparams.lr_lora, "backbone": self.hparams.lr_lora}
+        lr_backbone = self.hparams.lr_backbone if self.hparams.lr_backbone is not None else self.hparams.lr_lora
+        lr = {"head": self.hparams.lr_head, "lora": self.hparams.lr_lora, "backbone": lr_backbone}
         groups = []
         for key, params in buckets.items():
             group = key.removesuffix("_no_decay")
