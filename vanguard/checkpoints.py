@@ -95,7 +95,7 @@ def _backbone_trainable(module) -> dict[str, torch.Tensor]:
     """Backbone weights that are not LoRA and differ from the backbone directory's, keyed as in the un-injected
     HF model: those this stage trains, and those an earlier stage trained and handed over (``init_from``), so a
     stage that freezes them again still passes them on."""
-    inherited = getattr(module, "inherited_backbone_keys", set())
+    inherited = module.inherited_backbone_keys
     out = {}
     for name, param in module.backbone.model.named_parameters():
         key = name.replace(".base_layer.", ".")

@@ -128,6 +128,8 @@ class StageBase(LightningModule):
         self.head = ClassificationHead(backbone.feature_size, hidden=head_hidden, dropout=head_dropout)
         self.strict_loading = False  # checkpoints hold only the trainable weights
         self.prepared = False
+        #: backbone weights an earlier stage trained, loaded from ``init_from`` (exports pass them on)
+        self.inherited_backbone_keys: set[str] = set()
         self.test_records: list[dict] = []
         for split in ("val", "test"):
             scores = MetricCollection(
