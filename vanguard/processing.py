@@ -116,45 +116,24 @@ def resize_frames(frames: np.ndarray, frame_pixels: int, video_processor=None) -
     return np.ascontiguousarray(resize_video(video, frame_pixels, video_processor).permute(0, 2, 3, 1).numpy())
 
 
-@functools.lru_cache(maxsize=16)
-def _patch_constants(mean: tuple[float, ...], std: tuple[float, ...], do_rescale: bool, rescale_factor: float,
-                     do_normalize: bool, device: str) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """The video processor's per-channel ``(mean, std)`` as it computes them (float32; fused with the rescale
-    factor when it both rescales and normalises: ``_fuse_mean_std_and_rescale_factor``), on ``device``."""
-    if not do_normalize:
-        return None
-    m, s = torch.tensor(mean), torch.tensor(std)
-    if do_rescale:
-        m, s = m * (1.0 / rescale_factor), s * (1.0 / rescale_factor)
-    return m.view(1, -1, 1).to(device), s.view(1, -1, 1).to(device)
-
-
-def _per_channel(value) -> tuple[float, ...]:
-    return tuple(float(v) for v in value) if isinstance(value, (list, tuple)) else (float(value),) * 3
-
-
 def normalize_patches(pixel_values: torch.Tensor, processor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """uint8 video patches -> the video processor's rescaled and normalised float patches, in ``dtype``
     (default float32), on the patches' device. Float input is returned as it is (it is normalised already).
 
     ``pixel_values`` is ``(N, C * temporal_patch * patch * patch)`` as ``patchify`` flattens a patch: channel-major
     (C, T, P, P), so channel ``c`` is the ``c``-th contiguous third of a row. ``processor`` is the processor or its
-    video processor; its ``image_mean``/``image_std``/``rescale_factor``/``do_rescale``/``do_normalize`` are used
-    as its ``rescale_and_normalize`` uses them: ``(x.float() - mean / f) / (std / f)`` in float32 with the same
-    float32 constants, so the result equals the processor's bit for bit (tests/foundation/test_processing.py);
-    the cast to ``dtype`` is the one the model applies to float32 pixels itself."""
+    video processor, whose own ``rescale_and_normalize`` (fused float32 constants, cached per device) runs on that
+    view, so the result equals one processor call bit for bit (tests/foundation/test_processing.py); the cast to
+    ``dtype`` is the one the model applies to float32 pixels itself."""
     if pixel_values.is_floating_point():
         return pixel_values
     vp = getattr(processor, "video_processor", processor)
     n, dim = pixel_values.shape
-    x = pixel_values.reshape(n, 3, dim // 3).to(torch.float32)  # RGB
-    constants = _patch_constants(_per_channel(vp.image_mean), _per_channel(vp.image_std), bool(vp.do_rescale),
-                                 float(vp.rescale_factor), bool(vp.do_normalize), str(pixel_values.device))
-    if constants is not None:
-        x = x.sub_(constants[0]).div_(constants[1])
-    elif vp.do_rescale:
-        x = x * vp.rescale_factor
-    return x.view(n, dim).to(dtype or torch.float32)
+    # tuples, as the processor passes them: its fused constants are lru-cached on these arguments
+    mean, std = (tuple(v) if isinstance(v, list) else v for v in (vp.image_mean, vp.image_std))
+    out = vp.rescale_and_normalize(pixel_values.view(n, 3, dim // 3, 1), vp.do_rescale, vp.rescale_factor,
+                                   vp.do_normalize, mean, std)  # RGB; (..., C, H, W) as its frames are
+    return out.to(dtype or torch.float32).view(n, dim)
 
 
 class SubclipEncoder:
