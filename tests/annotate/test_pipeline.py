@@ -11,6 +11,7 @@ import torch
 from tests.annotate.helpers import ground_truth, read_samples, run_annotate
 from tests.helpers.annotation_videos import WINDOWS, make_records
 from vanguard.annotate.grounder import GroundingDinoGrounder
+from vanguard.annotate.module import order_records, rank_share
 from vanguard.annotate.teacher import REJECT_REASONS, QwenTeacher, ScriptedTeacher
 from vanguard.data.annotations import VideoRecord
 from vanguard.data.subclips import WindowConfig
@@ -187,3 +188,19 @@ def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny
         assert decode_clip(mp4).shape == (t, h, w, 3)
     with pytest.raises(ConfigError, match="shard_frame_pixels is null"):
         run_annotate(records, tmp_path / "n", WINDOWS, shard_backbone=backbone)
+
+
+def test_work_order_mixes_categories_and_is_stable():
+    # UCF-Crime-style ids sort by category; shards written in that order hold one category each
+    categories = ("Arson", "Fighting", "Normal_Videos", "Shooting")
+    records = [VideoRecord(f"{c}{i:03d}_x264", f"/v/{c}{i}.mp4", split, category=c.replace("_Videos", ""))
+               for split in ("test", "train") for c in categories for i in range(1, 13)]
+    ordered = order_records(records)
+    assert [r.split for r in ordered] == ["train"] * 48 + ["test"] * 48
+    first_shard = ordered[:12]  # what a 12-video shard would hold
+    assert len({r.category for r in first_shard}) >= 3
+    # a subset (a restart, another rank's view) keeps the relative order of the full list
+    subset = [r for r in records if not r.video_id.startswith("Fighting")]
+    assert [r.video_id for r in order_records(subset)] == [r.video_id for r in ordered if r in subset]
+    shares = [rank_share(records, rank, 3) for rank in range(3)]
+    assert sorted(r.video_id + r.split for share in shares for r in share) == sorted(r.video_id + r.split for r in records)

@@ -1,6 +1,6 @@
 """The annotator as a LightningModule run by ``Trainer.predict``, and the dataset of subclips it reads.
 
-Work is per video, in a deterministic order (split, then video id). Video ``i`` of that full order belongs to rank
+Work is per video, in a deterministic order (split, then a hash of the video id, see :func:`order_records`). Video ``i`` of that full order belongs to rank
 ``i % world_size`` (a static, disjoint assignment: no ``DistributedSampler`` padding duplicates, and ranks need not
 agree on which videos are already done). Each rank skips the videos the writer reports complete (restart).
 
@@ -14,6 +14,7 @@ chunk, so each video is decoded once; very long videos are decoded in pieces to 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 from lightning.pytorch import LightningModule
@@ -68,9 +69,18 @@ def label_of(record: VideoRecord, window: Window, min_fraction: float) -> int | 
 
 
 def order_records(records: list[VideoRecord]) -> list[VideoRecord]:
-    """The deterministic work order: by split (train, val, test), then video id."""
+    """The deterministic work order: by split (train, val, test), then by a hash of the video id.
+
+    Not by the id itself: UCF-Crime-style ids begin with the category, so id order writes shards that each hold one
+    or two categories, and a training stream shuffling through a buffer smaller than a shard then sees one category
+    at a time (measured on SynthCrime: stage 1 at ROC-AUC 0.63 instead of 0.74). The hash mixes categories in every
+    shard and does not depend on which other videos are in the list, so a restart finds the same order."""
     rank = {s: i for i, s in enumerate(SPLITS)}
-    return sorted(records, key=lambda r: (rank.get(r.split, len(rank)), r.split, r.video_id))
+    return sorted(records, key=lambda r: (rank.get(r.split, len(rank)), r.split, _mixing_key(r.video_id), r.video_id))
+
+
+def _mixing_key(video_id: str) -> str:
+    return hashlib.sha1(video_id.encode("utf-8")).hexdigest()
 
 
 def rank_share(records: list[VideoRecord], rank: int, world_size: int) -> list[VideoRecord]:
