@@ -27,14 +27,17 @@ ANSWER = render_answer(Answer(True, "Fighting", [Box(100, 200, 600, 900)]))
 
 
 def reference(encoder: SubclipEncoder, frames, fps, frame_indices, target=None, reasoning=False) -> dict:
-    """One processor call on the full-size frames: the processor resizes, rescales, normalises and patchifies."""
+    """One processor call on the full-size frames: the processor resizes, rescales, normalises and patchifies.
+    The frame numbers it gets are counted from the first one (the subclip's own clock) unless the encoder keeps
+    the video's clock."""
     from transformers.video_utils import VideoMetadata
 
     t, h, w, _ = frames.shape
     text = encoder.processor.apply_chat_template(
         conversation(reasoning, target, None), tokenize=False, add_generation_prompt=target is None
     )
-    meta = VideoMetadata(total_num_frames=t, fps=float(fps), width=w, height=h, frames_indices=list(frame_indices))
+    clock = list(frame_indices) if encoder.video_clock else [i - frame_indices[0] for i in frame_indices]
+    meta = VideoMetadata(total_num_frames=t, fps=float(fps), width=w, height=h, frames_indices=clock)
     return encoder.processor(
         text=[text],
         videos=[torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)],
@@ -74,6 +77,24 @@ def test_fast_path_equals_one_processor_call(tiny_backbone_dir, t, h, w, fps, st
         assert raw["pixel_values_videos"].dtype == torch.uint8
         assert set(raw) == set(fast) and all(torch.equal(raw[k], fast[k]) for k in fast if k != "pixel_values_videos")
         assert_same(dict(raw, pixel_values_videos=normalize_patches(raw["pixel_values_videos"], enc.processor)), ref)
+
+
+def test_timestamps_follow_the_subclip_clock_so_the_model_cannot_read_where_in_the_video_it_is(tiny_backbone_dir):
+    """The same frames cut from the start or from 12 s into a video give the model the same tokens (timestamps
+    0.1 s, 0.6 s, ... at 8 fps, frames two apart); ``video_clock=True`` gives the video's own times, as one processor
+    call with the source frame numbers does."""
+    frames = np.random.default_rng(3).integers(0, 256, (8, 96, 128, 3), dtype=np.uint8)
+    enc = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=128 * 96)
+    early = enc.encode(frames, 8.0, [0, 2, 4, 6, 8, 10, 12, 14])
+    late = enc.encode(frames, 8.0, [96, 98, 100, 102, 104, 106, 108, 110])
+    assert torch.equal(early["input_ids"], late["input_ids"])
+    text = enc.tokenizer.decode(late["input_ids"])
+    assert [f"<{t} seconds>" in text for t in ("0.1", "0.6", "1.1", "1.6", "12.1")] == [True] * 4 + [False]
+
+    video = SubclipEncoder(str(tiny_backbone_dir), frame_pixels=128 * 96, video_clock=True)
+    late_video = video.encode(frames, 8.0, [96, 98, 100, 102, 104, 106, 108, 110])
+    assert "<12.1 seconds>" in enc.tokenizer.decode(late_video["input_ids"])
+    assert_same(late_video, reference(video, frames, 8.0, [96, 98, 100, 102, 104, 106, 108, 110]))
 
 
 def test_normalize_patches_follows_the_channel_layout_of_patchify(tiny_backbone_dir):

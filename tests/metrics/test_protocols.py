@@ -20,6 +20,7 @@ from vanguard.metrics.protocols import (
     evaluate_frame_scores,
     fit_length,
     frame_scores_from_subclips,
+    position_prior_scores,
     snippet_frame_scores,
     subclip_frame_scores,
 )
@@ -96,6 +97,34 @@ def test_pooled_metrics_equal_sklearn_on_real_ucf_gt(ucf, quantise):
         np.concatenate([a.frame_labels() for a in keep]), np.concatenate([scores[a.video_id] for a in keep])
     )
     assert m["per_category_auc"]["Arson"] == pytest.approx(ref, abs=1e-6)
+
+
+def test_position_prior_is_leave_one_video_out_and_reads_only_the_position():
+    """Frames are scored by the anomalous rate of the same 1/20 of the length in the OTHER videos: mid-video
+    anomalies give the prior a high AUC with no score at all; a video's own labels never score it."""
+    mid = [VideoAnnotation(f"A{i}", "Fighting", [(40 + i, 110 - i)], num_frames=160) for i in range(10)]
+    normal = [VideoAnnotation(f"N{i}", num_frames=100 + 10 * i) for i in range(10)]
+    flat = {a.video_id: np.zeros(a.num_frames) for a in mid + normal}
+    m = evaluate_frame_scores(flat, mid + normal)
+    assert m["auc_roc"] == 0.5 and m["position_prior_auc"] > 0.75
+
+    labels = [a.frame_labels() for a in mid + normal]
+    prior = position_prior_scores(labels)
+    bin_of = lambda n: np.minimum(np.arange(n) * 20 // n, 19)  # noqa: E731
+    # frame 80 of A0 (bin 10): the anomalous fraction of bin 10 over the other 19 videos, by hand
+    others = [(y, bin_of(len(y))) for y in labels[1:]]
+    hand = sum(y[b == 10].sum() for y, b in others) / sum((b == 10).sum() for _, b in others)
+    assert prior[0][80] == pytest.approx(hand)
+    # one anomalous video among normal ones: nothing else is anomalous anywhere, so its prior is 0
+    alone = position_prior_scores([mid[0].frame_labels()] + [a.frame_labels() for a in normal])
+    assert not alone[0].any()
+
+
+def test_position_prior_on_the_real_ucf_crime_test_set(ucf):
+    """The content-blind reference on UCF-Crime's own 290 test videos (native frame counts): recorded in the README."""
+    m = evaluate_frame_scores({a.video_id: np.zeros(a.num_frames) for a in ucf}, ucf)
+    assert 0.5 < m["position_prior_auc"] < 0.8
+    print(f"UCF-Crime position_prior_auc {m['position_prior_auc']:.4f}")
 
 
 def test_pooled_is_not_the_mean_of_per_video_aucs(ucf):

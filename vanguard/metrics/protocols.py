@@ -22,6 +22,12 @@ precision / recall / F1 at 0.5 (frame positive iff score >= 0.5), the best F1 ov
 hence optimistic), the false-alarm rate on normal videos at 0.5 (PEL4VAD ``cal_false_alarm``), video-level AUC and
 accuracy (video score = max frame score, UR-DMU), and per-category AUC.
 
+One reference, not a protocol metric: ``position_prior_auc``, the ROC-AUC of a content-blind score that rates each
+frame by how often frames at the same relative position in the OTHER test videos are anomalous
+(:func:`position_prior_scores`). Anomalies sit mid-video in UCF-Crime as in SynthCrime, so a model that can read
+where in its video a frame lies (a video-clock timestamp, a frame number) can score well without looking at the
+pixels; an ``auc_roc`` near this reference says little about what the model sees.
+
 The ranking metrics use one exact sort-based curve (as sklearn's ``_binary_clf_curve``, ties grouped) in float64,
 ~0.2 s for the 1.1 M frames of UCF-Crime; torchmetrics' exact path takes ~0.5 s per metric there. Thresholded
 counts are numpy (see :func:`_stats_at`). Tests check every number against sklearn to 1e-6.
@@ -57,7 +63,23 @@ NOTES = {
     "video_accuracy_at_0.5": "video-level accuracy, anomalous iff max frame score > 0.5 (UR-DMU)",
     "video_f1_at_0.5": "video-level binary F1, anomalous iff max frame score > 0.5",
     "per_category_auc": "per category: pooled frame AUC over that category's videos plus all normal videos",
+    "position_prior_auc": "reference, not a model's figure: frame ROC-AUC of a content-blind score, the anomalous "
+    "rate at the same relative position (1/20 of the length) in the other test videos (leave-one-video-out)",
 }
+POSITION_BINS = 20
+
+
+def position_prior_scores(per_labels: Sequence[np.ndarray], bins: int = POSITION_BINS) -> list[np.ndarray]:
+    """Per video, each frame's content-blind score: the fraction of anomalous frames in the same relative-position
+    bin (``bins`` equal parts of each video's length) over all OTHER videos (leave-one-video-out, so a video's own
+    labels never score it)."""
+    bin_of = [np.minimum(np.arange(len(y)) * bins // max(len(y), 1), bins - 1) for y in per_labels]
+    counts = [(np.bincount(b, weights=y.astype(np.float64), minlength=bins), np.bincount(b, minlength=bins))
+              for b, y in zip(bin_of, per_labels)]
+    pos_all = sum(c[0] for c in counts)
+    tot_all = sum(c[1] for c in counts)
+    return [((pos_all - pos) / np.maximum(tot_all - tot, 1))[b] for b, (pos, tot) in zip(bin_of, counts)]
+
 
 
 # ---- expansion to frames -------------------------------------------------------------------------------------------
@@ -324,6 +346,7 @@ def evaluate_frame_scores(
         "video_accuracy_at_0.5": (vst["tp"] + vst["tn"]) / len(ids),
         "video_f1_at_0.5": _f1(vst),
         "per_category_auc": per_category,
+        "position_prior_auc": roc_auc(np.concatenate(position_prior_scores(per_labels)), labels),
         "protocol": {"gt_length": gt_length, "threshold": threshold, "pooling": "frames of all videos concatenated"},
         "notes": NOTES,
     }
