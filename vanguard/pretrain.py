@@ -8,8 +8,12 @@ two generic tasks the real model was pretrained on:
 - captioning: describe a clip with the UCA-style captions of the segments it overlaps;
 - referring grounding (optional, ``grounding_windows_per_video``): "locate every <object> in the last frame", answered
   with Qwen3-VL's bare box list on the ground-truth boxes of that frame, so the language model writes coordinates
-  before stage 2 asks for them. Measured on SynthCrime (README): it teaches the answer format (stage-2 LM loss 1.3
-  instead of 2.8 after 150 steps) but did not make the frozen features better at telling anomalies apart.
+  before stage 2 asks for them. Measured on SynthCrime (docs/demo_history_video_clock.md): it teaches the answer
+  format (stage-2 LM loss 1.3 instead of 2.8 after 150 steps); its effect on the anomaly score was measured while
+  the model could still read a subclip's position in its video, so it says nothing about what the model sees.
+
+Clips are encoded like the curriculum's subclips, on their own clock (``SubclipEncoder``): with the video's clock the
+timestamps told the model which caption segments a window overlaps, so captions could be predicted without looking.
 
 Every parameter trains; the result is saved as a new backbone directory that ``from_pretrained`` loads like any other.
 """
