@@ -151,6 +151,28 @@ def summary_table(tb: Path) -> tuple[str, dict]:
     return "\n".join(rows), data
 
 
+def summary(tb: Path, seconds: float, timings: dict[str, float]) -> tuple[str, dict]:
+    """The closing text (table, position reference, where the outputs are, time) and summary.json's payload."""
+    table, data = summary_table(tb)
+    prior = _get(_metrics(tb / "stage1"), "position_prior_auc")  # the same test frames for every stage
+    reference = (
+        "content-blind reference: a score that knows only where in its video a frame lies reaches ROC-AUC "
+        f"{prior:.3f} here\n(position_prior_auc; the model sees each subclip on its own clock and cannot use it)\n\n"
+        if prior is not None else ""
+    )
+    text = (
+        "\nVANGUARD demo on SynthCrime (test split, frame-level protocol: pooled ROC-AUC, AP = trapezoidal PR-AUC,\n"
+        "F1 at 0.5; grounding accuracy at IoU 0.5; invalid = unparseable or invalid answers; ROUGE-L vs the teacher)\n\n"
+        f"{table}\n\n{reference}"
+        f"report:        {tb / 'stage3' / 'report' / 'report.html'}\n"
+        f"explanations:  {OUT / 'predict' / 'index.html'} (one page per held-out video)\n"
+        f"TensorBoard:   tensorboard --logdir {OUT / 'tensorboard'}\n"
+        f"checkpoints:   {OUT}/stage{{1,2,3}}/checkpoints, exported weights {OUT}/stage{{1,2,3}}/export\n\n"
+        f"total time: {seconds / 60:.1f} min (steps run this time: {sum(1 for t in timings.values() if t)})\n"
+    )
+    return text, {"metrics": data, "position_prior_auc": prior, "seconds": round(seconds, 1), "steps": timings}
+
+
 def demo(pretrain_steps: int = 250, videos: int = 160, pretrain_videos: int = 100) -> None:
     """Run the whole recipe on SynthCrime with the tiny backbone; outputs go to ``outputs/demo``.
 
@@ -167,27 +189,12 @@ def demo(pretrain_steps: int = 250, videos: int = 160, pretrain_videos: int = 10
             pick_heldout()
         timings[step.name] = run_step(step, i + 1, len(plan))
     tb = OUT / "tensorboard" / "synthcrime"
-    table, data = summary_table(tb)
-    prior = _get(_metrics(tb / "stage1"), "position_prior_auc")
-    total = time.time() - start
-    text = (
-        "\nVANGUARD demo on SynthCrime (test split, frame-level protocol: pooled ROC-AUC, AP = trapezoidal PR-AUC,\n"
-        "F1 at 0.5; grounding accuracy at IoU 0.5; invalid = unparseable or invalid answers; ROUGE-L vs the teacher)\n\n"
-        f"{table}\n\n"
-        + (f"content-blind reference: a score that knows only where in its video a frame lies reaches ROC-AUC "
-           f"{prior:.3f} here\n(position_prior_auc; the model sees each subclip on its own clock and cannot use it)\n\n"
-           if prior is not None else "")
-        + f"report:        {tb / 'stage3' / 'report' / 'report.html'}\n"
-        f"explanations:  {OUT / 'predict' / 'index.html'} (one page per held-out video)\n"
-        f"TensorBoard:   tensorboard --logdir {OUT / 'tensorboard'}\n"
-        f"checkpoints:   {OUT}/stage{{1,2,3}}/checkpoints, exported weights {OUT}/stage{{1,2,3}}/export\n\n"
-        f"total time: {total / 60:.1f} min (steps run this time: {sum(1 for t in timings.values() if t)})\n"
-    )
+    text, payload = summary(tb, time.time() - start, timings)
     print(text)
     from vanguard.io import write_json, write_text
 
     write_text(OUT / "summary.md", text)
-    write_json(OUT / "summary.json", {"metrics": data, "position_prior_auc": prior, "seconds": round(total, 1), "steps": timings})
+    write_json(OUT / "summary.json", payload)
 
 
 def main(argv: list[str]) -> None:
