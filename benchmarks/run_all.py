@@ -1,4 +1,6 @@
-"""Run every benchmark (each in its own process) and gather their figures into one table: ``make bench``.
+"""Run every speed and memory benchmark (each in its own process) and gather their figures into one table: ``make bench``.
+
+``learnability.py`` is left out: it trains for minutes on a built demo's shards (run it on its own).
 
     python benchmarks/run_all.py [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
 

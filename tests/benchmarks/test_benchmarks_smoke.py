@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -23,6 +24,7 @@ EXPECTED = {
     "constrained_decoding_vocab": "processor per token",
     "memory": "stage 2 step peak RSS",
     "real_model": "tokens per subclip",
+    "learnability": "test subclip ROC-AUC",
 }
 
 
@@ -73,3 +75,36 @@ def test_real_model_tokens_follow_the_processor(work):
     rows = {r["metric"]: r for r in run("real_model", work)}
     # 16 frames of 320x240 within 76,800 px keep 320x224 (multiples of 32): 8 x 7 x 10 merged video tokens
     assert "560 video tokens" in rows["tokens per subclip (16 frames <= 76800 px)"]["note"]
+
+
+@pytest.mark.parametrize("model", ["qwen3vl", "cnn"])
+def test_learnability_trains_each_arm_on_real_shards(model, work):
+    from benchmarks import learnability
+
+    rows = learnability.measure(quick=True, model=model, work=str(work))
+    assert [r["metric"] for r in rows][-1].startswith(f"test subclip ROC-AUC, {model}, best of 2")
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    assert "train / " in rows[0]["note"] and "constant predictor" in rows[0]["note"]
+
+
+def test_learnability_constant_loss_is_the_best_constant():
+    from benchmarks.learnability import constant_loss
+
+    labels = np.array([1] * 20 + [0] * 80)
+    grid = np.linspace(0.01, 0.99, 9801)
+    brute = -(4.0 * 0.2 * np.log(grid) + 0.8 * np.log(1 - grid))
+    assert constant_loss(labels, 4.0) == pytest.approx(brute.min(), abs=1e-6)
+    assert constant_loss(labels, 4.0) == pytest.approx(1.6 * np.log(2), abs=1e-9)  # balanced weights: q = 0.5
+
+
+def test_learnability_per_category_compares_each_category_with_the_normal_subclips():
+    from benchmarks.learnability import per_category
+
+    labels = np.array([0] * 6 + [1] * 5 + [1] * 5 + [1] * 2)
+    categories = ["Normal"] * 6 + ["Explosion"] * 5 + ["Fighting"] * 5 + ["Arson"] * 2
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6] + [0.9] * 5 + [0.15, 0.25, 0.35, 0.45, 0.55] + [1.0] * 2)
+    rows = {r["metric"].rsplit(", ", 1)[1]: r for r in per_category(scores, labels, categories, "x")}
+    assert set(rows) == {"Explosion vs normal", "Fighting vs normal"}  # Arson: too few subclips
+    assert rows["Explosion vs normal"]["value"] == pytest.approx(1.0)
+    assert rows["Fighting vs normal"]["value"] == pytest.approx(15 / 30)  # each interleaves with the normals
+    assert rows["Fighting vs normal"]["note"] == "5 anomalous vs 6 normal subclips"

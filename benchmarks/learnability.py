@@ -1,0 +1,206 @@
+"""How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
+
+    python benchmarks/learnability.py [--model qwen3vl|cnn] [--steps 500] [--batch 32] [--eval-every 100]
+                                      [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
+
+No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
+datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
+reported every ``eval_every`` steps, with the running training loss next to a constant predictor's.
+
+- ``qwen3vl``: every weight of the backbone plus the classification head (``pooling=both``), end to end. This is
+  the most the demo's model can take from these subclips in that many steps; the curriculum trains fewer weights
+  for fewer steps.
+- ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
+
+Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
+each arm takes ~10-15 min on 2 cores. ``--quick`` builds small test shards and a unit backbone itself (smoke test).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
+from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, cli_main, real_shards, row, tiny_backbone  # noqa: E402
+
+BENCH = "learnability"
+
+
+def load_split(shards: Path, split: str, num_frames: int, processor=None) -> tuple[list, np.ndarray, list[str]]:
+    """Every valid subclip of ``split``: the model items of ``processor`` (the datamodule's ``SubclipProcessor``),
+    or, without one, the decoded frames (T, H, W, 3) uint8; the labels; the video categories."""
+    from datamodules.streams import Skip, list_shards, shard_samples, subsample_positions
+    from vanguard.schema import decode
+    from vanguard.video import decode_clip
+
+    items, labels, categories = [], [], []
+    for raw in shard_samples({"url": s} for s in list_shards(shards, split)):
+        if isinstance(raw, Skip):
+            continue
+        if processor is not None:
+            item = processor(raw)
+            if isinstance(item, Skip):
+                continue
+            items.append({k: v for k, v in item.items() if k not in ("label", "category", "meta")})
+            labels.append(item["label"])
+            categories.append(item["meta"]["category"])
+            continue
+        _, meta, mp4 = decode(raw)
+        positions = subsample_positions(len(meta["frame_indices"]), meta["keyframe"], num_frames)
+        items.append(decode_clip(mp4, positions))
+        labels.append(int(meta["label"]))
+        categories.append(meta["category"])
+    return items, np.asarray(labels), categories
+
+
+class Clip3DCNN(nn.Module):
+    """Three 3D convolutions and a global max pool: the from-scratch reference."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv3d(3, 16, (3, 5, 5), padding=(1, 2, 2), stride=(1, 2, 2)), nn.GELU(),
+            nn.Conv3d(16, 32, 3, padding=1, stride=(1, 2, 2)), nn.GELU(),
+            nn.Conv3d(32, 64, 3, padding=1, stride=2), nn.GELU(),
+            nn.AdaptiveMaxPool3d(1), nn.Flatten(), nn.Linear(64, 1))
+
+    def forward(self, frames: list[np.ndarray]) -> torch.Tensor:
+        x = torch.from_numpy(np.stack(frames)).permute(0, 4, 1, 2, 3).float().div(255).sub(0.5)  # (B, 3, T, H, W)
+        return self.net(x).squeeze(1)
+
+
+class BackboneClassifier(nn.Module):
+    """The project's Backbone and ClassificationHead, every weight trainable; the anomaly logit."""
+
+    def __init__(self, backbone_path: str, num_frames: int, frame_pixels: int):
+        super().__init__()
+        from vanguard.backbone import Backbone
+        from vanguard.stages.heads import ClassificationHead
+
+        self.backbone = Backbone(backbone_path, num_frames=num_frames, frame_pixels=frame_pixels, pooling="both")
+        self.head = ClassificationHead(self.backbone.feature_size)
+        self.pad = self.backbone.tokenizer.pad_token_id
+
+    def forward(self, items: list[dict]) -> torch.Tensor:
+        from vanguard.processing import collate
+
+        return self.head(self.backbone.features(collate(items, self.pad))).anomaly
+
+
+def constant_loss(labels: np.ndarray, pos_weight: float) -> float:
+    """The weighted BCE of the best constant predictor on ``labels`` (what "learnt nothing" scores)."""
+    p = float(np.mean(labels))
+    q = pos_weight * p / (pos_weight * p + (1 - p))  # the minimiser of -(w p log q + (1 - p) log(1 - q))
+    return float(-(pos_weight * p * np.log(q) + (1 - p) * np.log(1 - q)))
+
+
+def per_category(scores: torch.Tensor, labels: np.ndarray, categories: list[str], where: str,
+                 min_positives: int = 5) -> list[dict]:
+    """ROC-AUC of each category's anomalous subclips against all normal ones (categories with enough of them)."""
+    from torchmetrics.functional.classification import binary_auroc
+
+    normal = labels == 0
+    out = []
+    for category in sorted(set(categories)):
+        positive = (labels == 1) & (np.asarray(categories) == category)
+        if positive.sum() < min_positives or not normal.any():
+            continue
+        keep = torch.from_numpy(positive | normal)
+        auc = float(binary_auroc(scores[keep], torch.from_numpy(positive)[keep].long()))
+        out.append(row(BENCH, f"test subclip ROC-AUC, {where}, {category} vs normal", auc,
+                       note=f"{int(positive.sum())} anomalous vs {int(normal.sum())} normal subclips"))
+    return out
+
+
+def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch: int = 32, eval_every: int = 100,
+            lr: float = 5e-4, shards: str = "outputs/demo/shards", backbone: str = "outputs/demo/backbone",
+            seed: int = 0, work: str | None = None) -> list[dict]:
+    from torchmetrics.functional.classification import binary_auroc
+
+    if model not in ("qwen3vl", "cnn"):
+        raise ValueError(f"model must be 'qwen3vl' or 'cnn', got {model!r}")
+    if quick:
+        work_dir = Path(work or "outputs/bench/learnability")
+        shards = str(real_shards(work_dir, n_videos=4, clips=2, splits=("train", "test")))
+        backbone = tiny_backbone(work_dir, "unit")
+        steps, batch, eval_every = 2, 4, 1
+    torch.manual_seed(seed)
+    processor = None
+    if model == "qwen3vl":
+        from datamodules.streams import SubclipProcessor
+
+        net: nn.Module = BackboneClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS)
+        processor = SubclipProcessor(backbone, DEMO_PIXELS, DEMO_FRAMES, "none", with_target=False)
+    else:
+        net = Clip3DCNN()
+    start = time.perf_counter()
+    train, y_train, _ = load_split(Path(shards), "train", DEMO_FRAMES, processor)
+    test, y_test, test_categories = load_split(Path(shards), "test", DEMO_FRAMES, processor)
+    if len(train) == 0 or len(set(y_test.tolist())) < 2:
+        raise ValueError(f"{shards}: needs training subclips and both labels in the test split")
+    load_s = time.perf_counter() - start
+    pos_weight = float((y_train == 0).sum() / max(1, (y_train == 1).sum()))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
+    head_params = [p for n, p in net.named_parameters() if not n.startswith("backbone.")]
+    body_params = [p for n, p in net.named_parameters() if n.startswith("backbone.")]
+    groups = [{"params": head_params, "lr": max(lr, 1e-3)}] + ([{"params": body_params, "lr": lr}] if body_params else [])
+    opt = torch.optim.AdamW(groups, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+
+    def test_scores() -> torch.Tensor:
+        net.eval()
+        with torch.no_grad():
+            scores = torch.cat([net(test[i : i + 64]) for i in range(0, len(test), 64)])
+        net.train()
+        return scores
+
+    curve, losses = [], []
+    base = constant_loss(y_train, pos_weight)
+    net.train()
+    start = time.perf_counter()
+    for step in range(1, steps + 1):
+        idx = torch.randint(0, len(train), (batch,), generator=gen).tolist()
+        loss = loss_fn(net([train[i] for i in idx]), torch.from_numpy(y_train[idx]).float())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+        if step % eval_every == 0 or step == steps:
+            scores, elapsed = test_scores(), time.perf_counter() - start
+            auc = float(binary_auroc(scores, torch.from_numpy(y_test)))
+            note = (f"train loss {np.mean(losses[-eval_every:]):.3f} (constant predictor {base:.3f}); "
+                    f"{elapsed:.0f} s of training; {len(train)} train / {len(test)} test subclips")
+            curve.append(row(BENCH, f"test subclip ROC-AUC, {model}, step {step} x {batch}", auc, note=note))
+            print(f"[{model}] step {step}: test subclip ROC-AUC {auc:.3f}; {note}", flush=True)
+    rows = curve + per_category(scores, y_test, test_categories, f"{model}, step {steps}")
+    best = max(curve, key=lambda r: r["value"])
+    rows.append(row(BENCH, f"test subclip ROC-AUC, {model}, best of {len(curve)} evaluations", best["value"],
+                    note=f"at {best['metric'].rsplit(', ', 1)[1]}; the best is chosen on the test split itself, an "
+                         f"optimistic ceiling; loading took {load_s:.0f} s"))
+    return rows
+
+
+def add_args(ap) -> None:
+    ap.add_argument("--model", default="qwen3vl", choices=("qwen3vl", "cnn"))
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--eval-every", dest="eval_every", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=5e-4, help="the backbone's learning rate (the head's is >= 1e-3)")
+    ap.add_argument("--shards", default="outputs/demo/shards")
+    ap.add_argument("--backbone", default="outputs/demo/backbone")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def main() -> None:
+    cli_main(measure, __doc__.splitlines()[0], add_args)
+
+
+if __name__ == "__main__":
+    main()
