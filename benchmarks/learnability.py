@@ -13,7 +13,8 @@ reported every ``eval_every`` steps, with the running training loss next to a co
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
 Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
-each arm takes 5-13 min on 2 cores at the defaults. ``--quick`` builds small test shards and a unit backbone itself (smoke test).
+each arm takes 5-13 min on 2 cores at the defaults. ``--quick`` builds small test shards and a unit backbone
+itself (the smoke test's mode).
 """
 
 from __future__ import annotations
