@@ -33,28 +33,27 @@ from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, cli_main, real_shards, r
 BENCH = "learnability"
 
 
-def load_split(shards: Path, split: str, num_frames: int, processor=None) -> tuple[list, np.ndarray, list[str]]:
-    """Every valid subclip of ``split``: the model items of ``processor`` (the datamodule's ``SubclipProcessor``),
-    or, without one, the decoded frames (T, H, W, 3) uint8; the labels; the video categories."""
-    from datamodules.streams import Skip, list_shards, shard_samples, subsample_positions
-    from vanguard.schema import decode
-    from vanguard.video import decode_clip
+def load_split(processor, shards: Path, split: str, encode: bool) -> tuple[list, np.ndarray, list[str]]:
+    """Every valid subclip of ``split``, read by the datamodule's ``SubclipProcessor``: its model items
+    (``encode``) or its subsampled frames (T, H, W, 3) uint8; the labels; the video categories."""
+    from datamodules.streams import Skip, list_shards, shard_samples
+    from vanguard.schema import SchemaError
+    from vanguard.video import VideoDecodeError
 
     items, labels, categories = [], [], []
     for raw in shard_samples({"url": s} for s in list_shards(shards, split)):
-        if isinstance(raw, Skip):
+        if isinstance(raw, Skip):  # an unreadable shard's tail
+            print(f"[learnability] {split}: skipped {raw.key}: {raw.reason}")
             continue
-        if processor is not None:
-            item = processor(raw)
-            if isinstance(item, Skip):
-                continue
-            items.append({k: v for k, v in item.items() if k not in ("label", "category", "meta")})
-            labels.append(item["label"])
-            categories.append(item["meta"]["category"])
+        try:
+            meta, frames = processor.read(raw)
+        except (SchemaError, VideoDecodeError) as err:
+            print(f"[learnability] {split}: skipped {raw.get('__key__')}: {err}")
             continue
-        _, meta, mp4 = decode(raw)
-        positions = subsample_positions(len(meta["frame_indices"]), meta["keyframe"], num_frames)
-        items.append(decode_clip(mp4, positions))
+        if encode:  # the datamodule's own encoding; the batch fields it adds are not model inputs
+            item = processor.encode_frames(frames, meta)
+            frames = {k: v for k, v in item.items() if k not in ("label", "category", "meta")}
+        items.append(frames)
         labels.append(int(meta["label"]))
         categories.append(meta["category"])
     return items, np.asarray(labels), categories
@@ -131,18 +130,14 @@ def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch
         shards = str(real_shards(work_dir, n_videos=4, clips=2, splits=("train", "test")))
         backbone = tiny_backbone(work_dir, "unit")
         steps, batch, eval_every = 2, 4, 1
-    torch.manual_seed(seed)
-    processor = None
-    if model == "qwen3vl":
-        from datamodules.streams import SubclipProcessor
+    from datamodules.streams import SubclipProcessor
 
-        net: nn.Module = BackboneClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS)
-        processor = SubclipProcessor(backbone, DEMO_PIXELS, DEMO_FRAMES, "none", with_target=False)
-    else:
-        net = Clip3DCNN()
+    torch.manual_seed(seed)
+    net = BackboneClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS) if model == "qwen3vl" else Clip3DCNN()
+    processor = SubclipProcessor(backbone, DEMO_PIXELS, DEMO_FRAMES, "none", with_target=False)
     start = time.perf_counter()
-    train, y_train, _ = load_split(Path(shards), "train", DEMO_FRAMES, processor)
-    test, y_test, test_categories = load_split(Path(shards), "test", DEMO_FRAMES, processor)
+    train, y_train, _ = load_split(processor, Path(shards), "train", encode=model == "qwen3vl")
+    test, y_test, test_categories = load_split(processor, Path(shards), "test", encode=model == "qwen3vl")
     if len(train) == 0 or len(set(y_test.tolist())) < 2:
         raise ValueError(f"{shards}: needs training subclips and both labels in the test split")
     load_s = time.perf_counter() - start

@@ -134,18 +134,24 @@ class SubclipProcessor:
         item["meta"] = meta
         return item
 
-    def __call__(self, raw: dict) -> dict | Skip:
-        key = raw.get("__key__", "?")
-        try:
-            key, meta, mp4 = decode(raw)
-            positions = subsample_positions(len(meta["frame_indices"]), meta["keyframe"], self.num_frames)
-            frames = None if key in self.cached_keys else decode_clip(mp4, positions)
-        except (SchemaError, VideoDecodeError) as err:
-            return Skip(key, f"{type(err).__name__}: {err}")
+    def read(self, raw: dict) -> tuple[dict, np.ndarray | None]:
+        """Validate and decode a raw shard sample: ``(meta, frames)``, the subsampled frames (None for a cached key)
+        and the meta with its ``key``, and ``frame_indices`` / ``keyframe`` narrowed to those frames. Raises
+        SchemaError or VideoDecodeError."""
+        key, meta, mp4 = decode(raw)
+        positions = subsample_positions(len(meta["frame_indices"]), meta["keyframe"], self.num_frames)
+        frames = None if key in self.cached_keys else decode_clip(mp4, positions)
         meta = dict(meta, key=key)
         meta["frame_indices"] = [meta["frame_indices"][p] for p in positions]
         meta["keyframe"] = len(positions) - 1
-        if key in self.cached_keys:
+        return meta, frames
+
+    def __call__(self, raw: dict) -> dict | Skip:
+        try:
+            meta, frames = self.read(raw)
+        except (SchemaError, VideoDecodeError) as err:
+            return Skip(raw.get("__key__", "?"), f"{type(err).__name__}: {err}")
+        if frames is None:
             return {"label": int(meta["label"]), "category": CATEGORY_INDEX.get(meta["category"], -1), "meta": meta,
                     "cached": True}
         return self.encode_frames(frames, meta)
