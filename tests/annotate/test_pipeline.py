@@ -190,6 +190,37 @@ def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny
         run_annotate(records, tmp_path / "n", WINDOWS, shard_backbone=backbone)
 
 
+def test_shard_crf_sets_how_much_of_the_source_the_stored_subclips_keep(tmp_path, records, one_thread):
+    """``shard_crf``: the stored mp4s are re-encoded at that x264 CRF. A near-lossless CRF keeps the decoded
+    subclip closer to the source frames than the default 23 and costs bytes; the labels and metadata do not change,
+    and the setting is part of the output's fingerprint (no mixing CRFs in one output)."""
+    import numpy as np
+
+    default, fine = tmp_path / "default", tmp_path / "fine"
+    run_annotate(records, default, WINDOWS)
+    run_annotate(records, fine, WINDOWS, shard_crf=0)
+    a = {key: (meta, mp4) for _, key, meta, mp4, _ in read_samples(default)}
+    b = {key: (meta, mp4) for _, key, meta, mp4, _ in read_samples(fine)}
+    assert a.keys() == b.keys() and a
+    paths = {r.video_id: r.path for r in records}
+    err = {"default": [], "fine": []}
+    for key, (meta, mp4) in a.items():
+        assert b[key][0] == meta
+        source = decode_clip(paths[meta["video_id"]], meta["frame_indices"]).astype(np.float64)
+        for name, data in (("default", mp4), ("fine", b[key][1])):
+            err[name].append(np.abs(decode_clip(data).astype(np.float64) - source).mean())
+    # yuv420 chroma subsampling stays in both (~1.1 grey levels); the rest is the CRF
+    assert np.mean(err["fine"]) < 0.9 * np.mean(err["default"]), err
+    assert sum(len(m) for _, m in b.values()) > sum(len(m) for _, m in a.values())
+    manifest = json.loads((fine / "manifest.json").read_text())
+    assert manifest["options"]["shard_crf"] == 0 and manifest["fingerprint"]["shard_crf"] == 0
+    assert "shard_crf" not in json.loads((default / "manifest.json").read_text())["fingerprint"]
+    with pytest.raises(ConfigError, match="other settings"):
+        run_annotate(records, default, WINDOWS, shard_crf=0)
+    with pytest.raises(ConfigError, match="between 0 and 51"):
+        run_annotate(records, tmp_path / "bad", WINDOWS, shard_crf=60)
+
+
 def test_work_order_mixes_categories_and_is_stable():
     # UCF-Crime-style ids sort by category; shards written in that order hold one category each
     categories = ("Arson", "Fighting", "Normal_Videos", "Shooting")

@@ -113,6 +113,7 @@ def annotate(
     allow_test_leakage: bool = False,
     shard_frame_pixels: int | None = None,
     shard_backbone: Path | None = None,
+    shard_crf: int = 23,
 ) -> dict:
     """Cut videos into subclips, have the teacher and grounder annotate them, write WebDataset shards.
 
@@ -136,6 +137,9 @@ def annotate(
         shard_backbone: the training backbone's directory, whose video processor does that resize. None uses
             Qwen3-VL's default video processor, whose resize every Qwen3-VL backbone shares (16-pixel patches,
             2x2 merge, bicubic); a backbone with other patch or merge sizes must be named here.
+        shard_crf: x264 constant rate factor of the stored subclip mp4s (0-51, lower keeps more detail and takes
+            more bytes). 23 is x264's default; on SynthCrime 10 gives 2.5-4x the bytes and +4 dB PSNR and did not
+            change what a model learns (docs/performance.md).
     """
     from lightning.pytorch import Trainer
 
@@ -154,6 +158,8 @@ def annotate(
         from vanguard.processing import check_backbone_dir
 
         video_processor = AutoProcessor.from_pretrained(str(check_backbone_dir(shard_backbone))).video_processor
+    if not 0 <= shard_crf <= 51:
+        raise ConfigError(f"shard_crf must be an x264 CRF between 0 and 51, got {shard_crf}")
     teacher = teacher or ScriptedTeacher()
     grounder = grounder or OracleGrounder()
     try:
@@ -169,6 +175,8 @@ def annotate(
     fingerprint = {"teacher": teacher.id, "grounder": grounder.id, "windows": dataclasses.asdict(windows)}
     if shard_frame_pixels is not None:  # only when set, so outputs annotated before the option stay resumable
         fingerprint["shard_frame_pixels"] = shard_frame_pixels
+    if shard_crf != 23:  # likewise: outputs written before the option keep their fingerprint
+        fingerprint["shard_crf"] = shard_crf
     check_manifest(out, fingerprint)
     per_split = {s: sum(r.split == s for r in records) for s in source.splits}
     manifest = {
@@ -178,13 +186,13 @@ def annotate(
         "teacher": teacher.id, "grounder": grounder.id, "fingerprint": fingerprint,
         "options": {"windows": dataclasses.asdict(windows), "teacher": _init_args(teacher),
                     "grounder": _init_args(grounder), "maxcount": maxcount, "maxsize": maxsize,
-                    "shard_frame_pixels": shard_frame_pixels},
+                    "shard_frame_pixels": shard_frame_pixels, "shard_crf": shard_crf},
         "leakage": {"allow_test_leakage": allow_test_leakage, "leaked_videos": leaked},
     }
     writer = ShardPredictionWriter(out, maxcount=maxcount, maxsize=maxsize, manifest=manifest)
     module = AnnotatorModule(teacher, grounder, records, windows, num_workers=num_workers,
                              windows_per_item=windows_per_item, shard_frame_pixels=shard_frame_pixels,
-                             video_processor=video_processor)
+                             video_processor=video_processor, shard_crf=shard_crf)
     pl_trainer = Trainer(
         accelerator=trainer.accelerator, devices=trainer.devices, num_nodes=trainer.num_nodes,
         strategy=trainer.strategy, precision=trainer.precision, callbacks=[writer], logger=False,

@@ -182,11 +182,12 @@ class AnnotatorModule(LightningModule):
         shard_frame_pixels: store each subclip resized to this per-frame pixel budget (the backbone's
             ``frame_pixels``); None keeps the source size.
         video_processor: whose resize stores them (the training backbone's; default Qwen3-VL's own).
+        shard_crf: x264 CRF of the stored subclip mp4s.
     """
 
     def __init__(self, teacher: Teacher, grounder: Grounder, records: list[VideoRecord],
                  windows: WindowConfig | None = None, num_workers: int = 0, windows_per_item: int = 64,
-                 shard_frame_pixels: int | None = None, video_processor=None):
+                 shard_frame_pixels: int | None = None, video_processor=None, shard_crf: int = 23):
         super().__init__()
         self.teacher, self.grounder = teacher, grounder
         self.records = order_records(list(records))
@@ -194,6 +195,7 @@ class AnnotatorModule(LightningModule):
         self.num_workers, self.windows_per_item = num_workers, windows_per_item
         self.shard_frame_pixels = shard_frame_pixels
         self.video_processor = video_processor
+        self.shard_crf = shard_crf
 
     def _done(self) -> set[tuple[str, str]]:
         from vanguard.annotate.writer import ShardPredictionWriter
@@ -208,8 +210,8 @@ class AnnotatorModule(LightningModule):
         done = self._done()
         mine = [r for r in rank_share(self.records, self.trainer.global_rank, self.trainer.world_size)
                 if (r.split, r.video_id) not in done]
-        dataset = SubclipDataset(mine, self.windows, self.windows_per_item, frame_pixels=self.shard_frame_pixels,
-                                 video_processor=self.video_processor)
+        dataset = SubclipDataset(mine, self.windows, self.windows_per_item, crf=self.shard_crf,
+                                 frame_pixels=self.shard_frame_pixels, video_processor=self.video_processor)
         # A DistributedSampler over this rank's own share (one replica): Lightning sees a distributed sampler and
         # does not split the share again, whatever ``use_distributed_sampler`` says.
         sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=False)
