@@ -15,7 +15,11 @@ class VideoDecodeError(ValueError):
     """A video that cannot be decoded (corrupt, empty, unsupported)."""
 
 
-def encode_mp4(frames: np.ndarray, fps: float, crf: int = 23, gop: int | None = None) -> bytes:
+#: x264's own default constant rate factor: what every mp4 the project writes uses unless told otherwise
+DEFAULT_CRF = 23
+
+
+def encode_mp4(frames: np.ndarray, fps: float, crf: int = DEFAULT_CRF, gop: int | None = None) -> bytes:
     """Encode ``frames`` (T, H, W, 3) uint8 RGB as an H.264 mp4; odd sizes are padded to even by edge copy."""
     import av
 

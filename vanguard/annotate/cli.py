@@ -18,6 +18,7 @@ from vanguard.annotate.teacher import ScriptedTeacher, Teacher
 from vanguard.data.annotations import AnnotationError, VideoRecord
 from vanguard.data.subclips import WindowConfig
 from vanguard.errors import ConfigError
+from vanguard.video import DEFAULT_CRF
 
 
 @dataclass
@@ -113,7 +114,7 @@ def annotate(
     allow_test_leakage: bool = False,
     shard_frame_pixels: int | None = None,
     shard_backbone: Path | None = None,
-    shard_crf: int = 23,
+    shard_crf: int = DEFAULT_CRF,
 ) -> dict:
     """Cut videos into subclips, have the teacher and grounder annotate them, write WebDataset shards.
 
@@ -175,7 +176,7 @@ def annotate(
     fingerprint = {"teacher": teacher.id, "grounder": grounder.id, "windows": dataclasses.asdict(windows)}
     if shard_frame_pixels is not None:  # only when set, so outputs annotated before the option stay resumable
         fingerprint["shard_frame_pixels"] = shard_frame_pixels
-    if shard_crf != 23:  # likewise: outputs written before the option keep their fingerprint
+    if shard_crf != DEFAULT_CRF:  # likewise: outputs written before the option keep their fingerprint
         fingerprint["shard_crf"] = shard_crf
     check_manifest(out, fingerprint)
     per_split = {s: sum(r.split == s for r in records) for s in source.splits}

@@ -29,7 +29,7 @@ from vanguard.data.annotations import VideoRecord
 from vanguard.data.subclips import Window, WindowConfig, overlapping_captions, window_label, windows
 from vanguard.processing import resize_frames
 from vanguard.schema import SPLITS, SchemaError, encode, sample_key
-from vanguard.video import VideoDecodeError, decode_clip, encode_mp4, probe
+from vanguard.video import DEFAULT_CRF, VideoDecodeError, decode_clip, encode_mp4, probe
 
 
 @dataclass
@@ -99,7 +99,7 @@ class SubclipDataset(Dataset):
     own, :func:`vanguard.processing.default_video_processor`).
     """
 
-    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = 23,
+    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = DEFAULT_CRF,
                  frame_pixels: int | None = None, video_processor=None):
         if frame_pixels is not None and frame_pixels < 2 * 32 * 32:
             raise ValueError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches), got {frame_pixels}")
@@ -187,7 +187,7 @@ class AnnotatorModule(LightningModule):
 
     def __init__(self, teacher: Teacher, grounder: Grounder, records: list[VideoRecord],
                  windows: WindowConfig | None = None, num_workers: int = 0, windows_per_item: int = 64,
-                 shard_frame_pixels: int | None = None, video_processor=None, shard_crf: int = 23):
+                 shard_frame_pixels: int | None = None, video_processor=None, shard_crf: int = DEFAULT_CRF):
         super().__init__()
         self.teacher, self.grounder = teacher, grounder
         self.records = order_records(list(records))
