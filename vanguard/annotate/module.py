@@ -99,8 +99,8 @@ class SubclipDataset(Dataset):
     own, :func:`vanguard.processing.default_video_processor`).
     """
 
-    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64, crf: int = DEFAULT_CRF,
-                 frame_pixels: int | None = None, video_processor=None):
+    def __init__(self, records: list[VideoRecord], config: WindowConfig, windows_per_item: int = 64,
+                 crf: int = DEFAULT_CRF, frame_pixels: int | None = None, video_processor=None):
         if frame_pixels is not None and frame_pixels < 2 * 32 * 32:
             raise ValueError(f"shard_frame_pixels must be at least {2 * 32 * 32} (two 32x32 patches), got {frame_pixels}")
         self.config, self.crf, self.frame_pixels = config, crf, frame_pixels
