@@ -29,8 +29,13 @@ class Backbone(nn.Module):
         num_frames: frames sampled per subclip.
         frame_pixels: pixel budget per frame (frames are resized to fit, multiples of 32).
         pooling: ``video`` (mean over video tokens), ``prompt`` (the last prompt token, which has seen the whole
-            clip but not the answer) or ``both`` (their concatenation). Causal attention keeps all three free of the
-            target text, so features can be taken from the same forward pass as the LM loss.
+            clip but not the answer) or ``both`` (their concatenation), all read from the language model's last
+            hidden states; ``vision`` (element-wise max over the subclip's patch states from the vision tower's
+            last block, before the merger) or ``vision+prompt`` (that and the prompt token). A max keeps a cue
+            that fills a few patches, which a mean over the frame washes out; on SynthCrime the tiny backbone
+            learns the anomaly from ``vision`` and not through the merger and language model
+            (docs/performance.md). Causal attention keeps every option free of the target text, so features can
+            be taken from the same forward pass as the LM loss.
     """
 
     def __init__(
@@ -41,7 +46,7 @@ class Backbone(nn.Module):
         activation_checkpointing: bool = False,
         num_frames: int = 16,
         frame_pixels: int = 128 * 128,
-        pooling: Literal["video", "prompt", "both"] = "both",
+        pooling: Literal["video", "prompt", "both", "vision", "vision+prompt"] = "both",
     ):
         super().__init__()
         from transformers import AutoModelForImageTextToText
@@ -49,6 +54,8 @@ class Backbone(nn.Module):
         self.path = str(check_backbone_dir(path))
         self.num_frames = num_frames
         self.frame_pixels = frame_pixels
+        if pooling not in ("video", "prompt", "both", "vision", "vision+prompt"):
+            raise ValueError(f"pooling must be video, prompt, both, vision or vision+prompt, got {pooling!r}")
         self.pooling = pooling
         self.model = AutoModelForImageTextToText.from_pretrained(
             self.path, dtype=_DTYPES[dtype], attn_implementation=attn_implementation, trust_remote_code=False
@@ -74,7 +81,10 @@ class Backbone(nn.Module):
 
     @property
     def feature_size(self) -> int:
-        return self.text_hidden_size * (2 if self.pooling == "both" else 1)
+        text, vision = self.text_hidden_size, self.model.config.vision_config.hidden_size
+        return {"video": text, "prompt": text, "both": 2 * text, "vision": vision, "vision+prompt": vision + text}[
+            self.pooling
+        ]
 
     @property
     def language_model(self) -> nn.Module:
@@ -93,12 +103,17 @@ class Backbone(nn.Module):
             inputs["pixel_values_videos"] = normalize_patches(inputs["pixel_values_videos"], self.processor, self.model.dtype)
         return inputs
 
-    def pool(self, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
-        """Pool the last hidden states (B, L, H) into features (B, feature_size), in float32."""
+    def pool(self, hidden: torch.Tensor, batch: dict, patches: torch.Tensor | None = None) -> torch.Tensor:
+        """Pool the last hidden states (B, L, H), and for ``vision`` pooling the vision tower's patch states
+        (patches of every subclip in batch order, Hv), into features (B, feature_size), in float32."""
         hidden = hidden.float()
+        prompt = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch["prompt_end"]]
+        if self.pooling.startswith("vision"):
+            per_clip = patches.float().split(batch["video_grid_thw"].prod(-1).tolist())
+            vision = torch.stack([p.amax(0) for p in per_clip])
+            return vision if self.pooling == "vision" else torch.cat([vision, prompt], dim=-1)
         video = batch["mm_token_type_ids"] == 2
         video_mean = (hidden * video.unsqueeze(-1)).sum(1) / video.sum(1, keepdim=True).clamp(min=1)
-        prompt = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch["prompt_end"]]
         if self.pooling == "video":
             return video_mean
         if self.pooling == "prompt":
@@ -110,8 +125,20 @@ class Backbone(nn.Module):
         inputs = self._inputs(batch)
         if not with_loss:
             inputs.pop("labels", None)
-        out = self.model(**inputs, output_hidden_states=True, use_cache=False)
-        return self.pool(out.hidden_states[-1], batch), out.loss
+        captured: dict[str, torch.Tensor] = {}
+        hook = None
+        if self.pooling.startswith("vision"):  # the tower's output inside the same forward, not a second pass
+            hook = self.vision_tower.register_forward_hook(
+                lambda module, args, out: captured.__setitem__("patches", out.last_hidden_state)
+            )
+        try:
+            out = self.model(**inputs, output_hidden_states=True, use_cache=False)
+        finally:
+            if hook is not None:
+                hook.remove()
+        if hook is not None and "patches" not in captured:
+            raise ValueError("pooling='vision' needs video inputs (pixel_values_videos) in the batch")
+        return self.pool(out.hidden_states[-1], batch, captured.get("patches")), out.loss
 
     def features(self, batch: dict) -> torch.Tensor:
         """Pooled features of a batch of subclips (no target needed)."""

@@ -131,3 +131,42 @@ def test_wrong_backbone_path_is_one_clear_error(tmp_path):
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(BackboneNotFoundError, match="lacks tokenizer"):
         Backbone(str(tmp_path / "half"))
+
+
+@pytest.mark.parametrize("pooling", ["vision", "vision+prompt"])
+def test_vision_pooling_is_the_max_of_each_subclips_own_patch_states(tiny_backbone, pooling):
+    """``vision`` pooling reads the vision tower's last-block patch states from the same forward pass and takes
+    each subclip's element-wise max over its own patches: subclips of different sizes in one left-padded batch
+    give the features they give alone, and the vision part is the max of the tower's output."""
+    from vanguard.processing import normalize_patches
+
+    enc, pad = tiny_backbone.encoder, tiny_backbone.tokenizer.pad_token_id
+    short = enc.encode(_frames(h=64, w=64), 30.0, list(range(8)))
+    long = enc.encode(_frames(seed=1), 30.0, list(range(8)))
+    before = tiny_backbone.pooling
+    tiny_backbone.pooling = pooling
+    try:
+        batch = collate([short, long], pad, "left")
+        feats = tiny_backbone.features(batch)
+        alone = torch.cat([tiny_backbone.features(collate([item], pad, "left")) for item in (short, long)])
+        size = tiny_backbone.feature_size
+        with torch.no_grad():
+            patches = normalize_patches(batch["pixel_values_videos"], tiny_backbone.processor, torch.float32)
+            states = tiny_backbone.vision_tower(patches, grid_thw=batch["video_grid_thw"]).last_hidden_state
+    finally:
+        tiny_backbone.pooling = before
+    width = tiny_backbone.model.config.vision_config.hidden_size
+    assert size == width + (tiny_backbone.text_hidden_size if pooling == "vision+prompt" else 0)
+    assert feats.shape == (2, size)
+    torch.testing.assert_close(feats, alone, atol=1e-4, rtol=1e-4)
+    n_short = int(batch["video_grid_thw"][0].prod())
+    assert n_short < len(states)  # the 64x64 subclip has fewer patches: the split must follow each grid
+    torch.testing.assert_close(feats[0, :width], states[:n_short].amax(0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(feats[1, :width], states[n_short:].amax(0), atol=1e-5, rtol=1e-5)
+
+
+def test_unknown_pooling_is_refused(tiny_backbone):
+    from vanguard.backbone import Backbone
+
+    with pytest.raises(ValueError, match="pooling must be"):
+        Backbone(tiny_backbone.path, pooling="max")
