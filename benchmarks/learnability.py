@@ -1,7 +1,7 @@
 """How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
 
-    python benchmarks/learnability.py [--model qwen3vl|cnn] [--steps 500] [--batch 32] [--eval-every 100]
-                                      [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
+    python benchmarks/learnability.py [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
+                                      [--pool max|mean] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
 
 No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
 datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
@@ -10,6 +10,8 @@ reported every ``eval_every`` steps, with the running training loss next to a co
 - ``qwen3vl``: every weight of the backbone plus the classification head (``pooling=both``), end to end. This is
   the most the demo's model can take from these subclips in that many steps; the curriculum trains fewer weights
   for fewer steps.
+- ``vision``: the same backbone's vision tower alone, every weight, its per-patch states pooled over the subclip
+  (``--pool max`` or ``mean``) into a linear head: where in the model the anomaly signal is lost.
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
 Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
@@ -93,6 +95,34 @@ class BackboneClassifier(nn.Module):
         return self.head(self.backbone.features(collate(items, self.pad))).anomaly
 
 
+class VisionTowerClassifier(nn.Module):
+    """The backbone's vision tower alone (no merger, no language model): each subclip's per-patch states of the last
+    vision block, pooled (element-wise max, or mean, over the subclip's patches) into a linear head."""
+
+    def __init__(self, backbone_path: str, num_frames: int, frame_pixels: int, pool: str = "max"):
+        super().__init__()
+        from vanguard.backbone import Backbone
+
+        if pool not in ("max", "mean"):
+            raise ValueError(f"pool must be 'max' or 'mean', got {pool!r}")
+        whole = Backbone(backbone_path, num_frames=num_frames, frame_pixels=frame_pixels)
+        self.backbone = whole.model.model.visual  # named backbone.*: the benchmark gives it the backbone's lr
+        self.processor, self.pad, self.pool = whole.processor, whole.tokenizer.pad_token_id, pool
+        width = self.backbone.config.hidden_size
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
+
+    def forward(self, items: list[dict]) -> torch.Tensor:
+        from vanguard.processing import collate, normalize_patches
+
+        batch = collate(items, self.pad)
+        grid = batch["video_grid_thw"]
+        patches = normalize_patches(batch["pixel_values_videos"], self.processor, torch.float32)
+        states = self.backbone(patches, grid_thw=grid).last_hidden_state  # (patches of every subclip, width)
+        per_clip = states.split(grid.prod(-1).tolist())
+        pooled = torch.stack([s.amax(0) if self.pool == "max" else s.mean(0) for s in per_clip])
+        return self.head(pooled).squeeze(1)
+
+
 def constant_loss(labels: np.ndarray, pos_weight: float) -> float:
     """The weighted BCE of the best constant predictor on ``labels`` (what "learnt nothing" scores)."""
     p = float(np.mean(labels))
@@ -120,11 +150,11 @@ def per_category(scores: torch.Tensor, labels: np.ndarray, categories: list[str]
 
 def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch: int = 32, eval_every: int = 100,
             lr: float = 5e-4, shards: str = "outputs/demo/shards", backbone: str = "outputs/demo/backbone",
-            seed: int = 0, work: str | None = None) -> list[dict]:
+            seed: int = 0, pool: str = "max", work: str | None = None) -> list[dict]:
     from torchmetrics.functional.classification import binary_auroc
 
-    if model not in ("qwen3vl", "cnn"):
-        raise ValueError(f"model must be 'qwen3vl' or 'cnn', got {model!r}")
+    if model not in ("qwen3vl", "vision", "cnn"):
+        raise ValueError(f"model must be 'qwen3vl', 'vision' or 'cnn', got {model!r}")
     if quick:
         work_dir = Path(work or "outputs/bench/learnability")
         shards = str(real_shards(work_dir, n_videos=4, clips=2, splits=("train", "test")))
@@ -133,11 +163,17 @@ def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch
     from datamodules.streams import SubclipProcessor
 
     torch.manual_seed(seed)
-    net = BackboneClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS) if model == "qwen3vl" else Clip3DCNN()
+    if model == "qwen3vl":
+        net = BackboneClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS)
+    elif model == "vision":
+        net = VisionTowerClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS, pool)
+    else:
+        net = Clip3DCNN()
+    name = f"vision ({pool} pool)" if model == "vision" else model
     processor = SubclipProcessor(backbone, DEMO_PIXELS, DEMO_FRAMES, "none", with_target=False)
     start = time.perf_counter()
-    train, y_train, _ = load_split(processor, Path(shards), "train", encode=model == "qwen3vl")
-    test, y_test, test_categories = load_split(processor, Path(shards), "test", encode=model == "qwen3vl")
+    train, y_train, _ = load_split(processor, Path(shards), "train", encode=model != "cnn")
+    test, y_test, test_categories = load_split(processor, Path(shards), "test", encode=model != "cnn")
     if len(train) == 0 or len(set(y_test.tolist())) < 2:
         raise ValueError(f"{shards}: needs training subclips and both labels in the test split")
     load_s = time.perf_counter() - start
@@ -173,18 +209,19 @@ def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch
             auc = float(binary_auroc(scores, torch.from_numpy(y_test)))
             note = (f"train loss {np.mean(losses[-eval_every:]):.3f} (constant predictor {base:.3f}); "
                     f"{elapsed:.0f} s of training; {len(train)} train / {len(test)} test subclips")
-            curve.append(row(BENCH, f"test subclip ROC-AUC, {model}, step {step} x {batch}", auc, note=note))
-            print(f"[{model}] step {step}: test subclip ROC-AUC {auc:.3f}; {note}", flush=True)
-    rows = curve + per_category(scores, y_test, test_categories, f"{model}, step {steps}")
+            curve.append(row(BENCH, f"test subclip ROC-AUC, {name}, step {step} x {batch}", auc, note=note))
+            print(f"[{name}] step {step}: test subclip ROC-AUC {auc:.3f}; {note}", flush=True)
+    rows = curve + per_category(scores, y_test, test_categories, f"{name}, step {steps}")
     best = max(curve, key=lambda r: r["value"])
-    rows.append(row(BENCH, f"test subclip ROC-AUC, {model}, best of {len(curve)} evaluations", best["value"],
+    rows.append(row(BENCH, f"test subclip ROC-AUC, {name}, best of {len(curve)} evaluations", best["value"],
                     note=f"at {best['metric'].rsplit(', ', 1)[1]}; the best is chosen on the test split itself, an "
                          f"optimistic ceiling; loading took {load_s:.0f} s"))
     return rows
 
 
 def add_args(ap) -> None:
-    ap.add_argument("--model", default="qwen3vl", choices=("qwen3vl", "cnn"))
+    ap.add_argument("--model", default="qwen3vl", choices=("qwen3vl", "vision", "cnn"))
+    ap.add_argument("--pool", default="max", choices=("max", "mean"), help="the vision arm's pooling over patches")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", dest="eval_every", type=int, default=100)

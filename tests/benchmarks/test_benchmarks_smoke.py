@@ -77,12 +77,14 @@ def test_real_model_tokens_follow_the_processor(work):
     assert "560 video tokens" in rows["tokens per subclip (16 frames <= 76800 px)"]["note"]
 
 
-@pytest.mark.parametrize("model", ["qwen3vl", "cnn"])
-def test_learnability_trains_each_arm_on_real_shards(model, work):
+@pytest.mark.parametrize(
+    "model, pool, name", [("qwen3vl", "max", "qwen3vl"), ("vision", "max", "vision (max pool)"),
+                          ("vision", "mean", "vision (mean pool)"), ("cnn", "max", "cnn")])
+def test_learnability_trains_each_arm_on_real_shards(model, pool, name, work):
     from benchmarks import learnability
 
-    rows = learnability.measure(quick=True, model=model, work=str(work))
-    assert [r["metric"] for r in rows][-1].startswith(f"test subclip ROC-AUC, {model}, best of 2")
+    rows = learnability.measure(quick=True, model=model, pool=pool, work=str(work))
+    assert [r["metric"] for r in rows][-1].startswith(f"test subclip ROC-AUC, {name}, best of 2")
     assert all(0.0 <= r["value"] <= 1.0 for r in rows)
     assert "train / " in rows[0]["note"] and "constant predictor" in rows[0]["note"]
 
@@ -108,3 +110,27 @@ def test_learnability_per_category_compares_each_category_with_the_normal_subcli
     assert rows["Explosion vs normal"]["value"] == pytest.approx(1.0)
     assert rows["Fighting vs normal"]["value"] == pytest.approx(15 / 30)  # each interleaves with the normals
     assert rows["Fighting vs normal"]["note"] == "5 anomalous vs 6 normal subclips"
+
+
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_learnability_vision_arm_pools_each_subclip_on_its_own(pool, work):
+    """The vision arm splits the tower's concatenated patch states by each subclip's grid: a subclip's logit is the
+    same in a batch as alone, and a batch of subclips gives one logit each."""
+    from benchmarks import learnability
+    from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, real_shards, tiny_backbone
+    from datamodules.streams import SubclipProcessor
+
+    backbone = tiny_backbone(work, "unit")
+    processor = SubclipProcessor(backbone, DEMO_PIXELS, DEMO_FRAMES, "none", with_target=False)
+    items, labels, _ = learnability.load_split(processor, real_shards(work, n_videos=4, clips=2), "train", encode=True)
+    assert len(items) == 8 and set(labels.tolist()) <= {0, 1}
+    torch.manual_seed(0)
+    net = learnability.VisionTowerClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS, pool).eval()
+    with torch.no_grad():
+        together = net(items[:3])
+        alone = torch.cat([net([item]) for item in items[:3]])
+    assert together.shape == (3,)
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(together[0], together[1:])  # different subclips, different logits
+    with pytest.raises(ValueError, match="pool must be"):
+        learnability.VisionTowerClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS, "sum")
