@@ -80,7 +80,8 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
         assert (export / "adapter" / "adapter_model.safetensors").is_file() == (n > 1)
         if n > 1:
             assert f"weights from outputs/demo/stage{n - 1}/export" in out
-    assert "(head.safetensors, adapter)" in out  # stage 3 continued stage 2's adapter
+    # stage 3 continued stage 2's adapter and the vision tower stage 2 trained (freeze_vision: false there)
+    assert "(head.safetensors, backbone_trainable.safetensors, adapter)" in out
     assert (tmp_path / "outputs" / "demo" / "stage3" / "checkpoints" / "last.ckpt").is_file()
 
     # resuming the same stage: --ckpt_path last restores the trimmed checkpoint
