@@ -10,7 +10,9 @@ def cluster_inputs(tiny_backbone_dir, tmp_path_factory) -> dict:
     """``{"backbone": dir, "shards": root, "stage1_export": dir}``: SynthCrime-like shards and a stage-1 export
     written by ``vanguard.checkpoints.export_stage`` (the head stage 2 starts from)."""
     import torch
+    import yaml
 
+    from tests.cluster.runs import EXPERIMENTS
     from tests.helpers.shards import write_test_shards
     from vanguard.backbone import Backbone
     from vanguard.checkpoints import export_stage
@@ -18,8 +20,12 @@ def cluster_inputs(tiny_backbone_dir, tmp_path_factory) -> dict:
 
     root = tmp_path_factory.mktemp("cluster_inputs")
     write_test_shards(root / "shards", n_videos=4, clips_per_video=2, shards_per_split=2, splits=("train", "val"))
+    # the head's input size follows the pooling of the stage-2 config the runs derive from
+    stage2 = yaml.safe_load((EXPERIMENTS / "synthcrime" / "stage2.yaml").read_text())
+    pooling = stage2["model"]["init_args"]["backbone"]["init_args"]["pooling"]
     torch.manual_seed(0)
-    stage1 = ClassifierWarmup(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=4096), head_hidden=32)
+    backbone = Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=4096, pooling=pooling)
+    stage1 = ClassifierWarmup(backbone, head_hidden=32)
     stage1.prepare()  # freeze the backbone as stage 1 does: the export then holds the head only
     export = export_stage(stage1, root / "stage1" / "export")
     return {"backbone": str(tiny_backbone_dir), "shards": str(root / "shards"), "stage1_export": str(export)}
