@@ -54,4 +54,5 @@ def test_the_table_names_the_seeds_done_and_pending(tmp_path):
 def test_a_metric_undefined_in_some_seeds_says_how_many_it_averages():
     assert ablations._mean_std([0.2, None, 0.4]) == "0.300 ± 0.141 (n=2 of 3)"
     assert ablations._mean_std([None, None]) == "-"
-    assert ablations._mean_std([0.5]) == "0.500 ± 0.000"
+    assert ablations._mean_std([0.5]) == "0.500 (n=1)"  # no std from one seed
+    assert ablations._mean_std([0.5, None]) == "0.500 (n=1 of 2)"

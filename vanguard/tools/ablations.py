@@ -130,8 +130,9 @@ def _mean_std(values: list[float | None]) -> str:
     present = [v for v in values if v is not None]
     if not present:
         return "-"
-    std = statistics.stdev(present) if len(present) > 1 else 0.0
-    text = f"{statistics.mean(present):.3f} ± {std:.3f}"
+    if len(present) == 1:  # a sample std of one value is undefined, not 0: say it is one seed's figure
+        return f"{present[0]:.3f} (n=1)" if len(values) == 1 else f"{present[0]:.3f} (n=1 of {len(values)})"
+    text = f"{statistics.mean(present):.3f} ± {statistics.stdev(present):.3f}"
     return text if len(present) == len(values) else f"{text} (n={len(present)} of {len(values)})"
 
 
