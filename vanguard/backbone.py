@@ -7,13 +7,14 @@ answer (labels masked to the assistant turn by :mod:`vanguard.processing`), and 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import nn
 
 from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir, normalize_patches
 
+Pooling = Literal["video", "prompt", "both", "vision", "vision+prompt"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -46,7 +47,7 @@ class Backbone(nn.Module):
         activation_checkpointing: bool = False,
         num_frames: int = 16,
         frame_pixels: int = 128 * 128,
-        pooling: Literal["video", "prompt", "both", "vision", "vision+prompt"] = "both",
+        pooling: Pooling = "both",
     ):
         super().__init__()
         from transformers import AutoModelForImageTextToText
@@ -54,8 +55,8 @@ class Backbone(nn.Module):
         self.path = str(check_backbone_dir(path))
         self.num_frames = num_frames
         self.frame_pixels = frame_pixels
-        if pooling not in ("video", "prompt", "both", "vision", "vision+prompt"):
-            raise ValueError(f"pooling must be video, prompt, both, vision or vision+prompt, got {pooling!r}")
+        if pooling not in get_args(Pooling):  # the Literal is checked by the CLI, not by a call from Python
+            raise ValueError(f"pooling must be one of {', '.join(get_args(Pooling))}, got {pooling!r}")
         self.pooling = pooling
         self.model = AutoModelForImageTextToText.from_pretrained(
             self.path, dtype=_DTYPES[dtype], attn_implementation=attn_implementation, trust_remote_code=False
