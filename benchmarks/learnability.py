@@ -112,14 +112,17 @@ class VisionTowerClassifier(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, items: list[dict]) -> torch.Tensor:
+        from vanguard.backbone import max_per_subclip
         from vanguard.processing import collate, normalize_patches
 
         batch = collate(items, self.pad)
         grid = batch["video_grid_thw"]
         patches = normalize_patches(batch["pixel_values_videos"], self.processor, torch.float32)
         states = self.backbone(patches, grid_thw=grid).last_hidden_state  # (patches of every subclip, width)
-        per_clip = states.split(grid.prod(-1).tolist())
-        pooled = torch.stack([s.amax(0) if self.pool == "max" else s.mean(0) for s in per_clip])
+        if self.pool == "max":  # the Backbone's own vision pooling
+            pooled = max_per_subclip(states, grid)
+        else:
+            pooled = torch.stack([s.mean(0) for s in states.split(grid.prod(-1).tolist())])
         return self.head(pooled).squeeze(1)
 
 

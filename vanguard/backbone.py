@@ -14,6 +14,13 @@ from torch import nn
 
 from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir, normalize_patches
 
+
+def max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Element-wise max over each subclip's own patch states: ``patches`` (all subclips' patches in batch order, H)
+    split by each subclip's (t, h, w) grid -> (B, H)."""
+    return torch.stack([p.amax(0) for p in patches.split(video_grid_thw.prod(-1).tolist())])
+
+
 Pooling = Literal["video", "prompt", "both", "vision", "vision+prompt"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -110,8 +117,7 @@ class Backbone(nn.Module):
         hidden = hidden.float()
         prompt = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch["prompt_end"]]
         if self.pooling.startswith("vision"):
-            per_clip = patches.float().split(batch["video_grid_thw"].prod(-1).tolist())
-            vision = torch.stack([p.amax(0) for p in per_clip])
+            vision = max_per_subclip(patches.float(), batch["video_grid_thw"])
             return vision if self.pooling == "vision" else torch.cat([vision, prompt], dim=-1)
         video = batch["mm_token_type_ids"] == 2
         video_mean = (hidden * video.unsqueeze(-1)).sum(1) / video.sum(1, keepdim=True).clamp(min=1)
