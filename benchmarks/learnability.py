@@ -1,7 +1,7 @@
 """How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
 
     python benchmarks/learnability.py [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
-                                      [--pool max|mean] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
+                                      [--pool max|mean|temporal] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
 
 No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
 datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
@@ -11,7 +11,8 @@ reported every ``eval_every`` steps, with the running training loss next to a co
   the most the demo's model can take from these subclips in that many steps; the curriculum trains fewer weights
   for fewer steps.
 - ``vision``: the same backbone's vision tower alone, every weight, its per-patch states pooled over the subclip
-  (``--pool max`` or ``mean``) into a linear head: where in the model the anomaly signal is lost.
+  (``--pool max`` or ``mean``) into a linear head: where in the model the anomaly signal is lost. ``--pool temporal``
+  adds what changes between the subclip's temporal patches (:func:`temporal_max_features`).
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
 Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
@@ -95,20 +96,33 @@ class BackboneClassifier(nn.Module):
         return self.head(self.backbone.features(collate(items, self.pad))).anomaly
 
 
+def temporal_max_features(states: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Per subclip: the max over all its patch states, next to the largest change between consecutive temporal
+    patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t). The tower attends within
+    one temporal patch (two frames), so motion across the subclip is what this adds. Patches are t-major."""
+    feats = []
+    for s, (t, h, w) in zip(states.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
+        m = s.view(t, h * w, -1).amax(1)  # (t, width)
+        change = (m[1:] - m[:-1]).abs().amax(0) if t > 1 else torch.zeros_like(m[0])
+        feats.append(torch.cat([m.amax(0), change]))
+    return torch.stack(feats)
+
+
 class VisionTowerClassifier(nn.Module):
     """The backbone's vision tower alone (no merger, no language model): each subclip's per-patch states of the last
-    vision block, pooled (element-wise max, or mean, over the subclip's patches) into a linear head."""
+    vision block, pooled (element-wise max, or mean, over the subclip's patches, or ``temporal``: the max and the
+    largest change between temporal patches) into a linear head."""
 
     def __init__(self, backbone_path: str, num_frames: int, frame_pixels: int, pool: str = "max"):
         super().__init__()
         from vanguard.backbone import Backbone
 
-        if pool not in ("max", "mean"):
-            raise ValueError(f"pool must be 'max' or 'mean', got {pool!r}")
+        if pool not in ("max", "mean", "temporal"):
+            raise ValueError(f"pool must be 'max', 'mean' or 'temporal', got {pool!r}")
         whole = Backbone(backbone_path, num_frames=num_frames, frame_pixels=frame_pixels)
         self.backbone = whole.model.model.visual  # named backbone.*: the benchmark gives it the backbone's lr
         self.processor, self.pad, self.pool = whole.processor, whole.tokenizer.pad_token_id, pool
-        width = self.backbone.config.hidden_size
+        width = self.backbone.config.hidden_size * (2 if pool == "temporal" else 1)
         self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, items: list[dict]) -> torch.Tensor:
@@ -121,6 +135,8 @@ class VisionTowerClassifier(nn.Module):
         states = self.backbone(patches, grid_thw=grid).last_hidden_state  # (patches of every subclip, width)
         if self.pool == "max":  # the Backbone's own vision pooling
             pooled = max_per_subclip(states, grid)
+        elif self.pool == "temporal":
+            pooled = temporal_max_features(states, grid)
         else:
             pooled = torch.stack([s.mean(0) for s in states.split(grid.prod(-1).tolist())])
         return self.head(pooled).squeeze(1)
@@ -224,7 +240,7 @@ def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch
 
 def add_args(ap) -> None:
     ap.add_argument("--model", default="qwen3vl", choices=("qwen3vl", "vision", "cnn"))
-    ap.add_argument("--pool", default="max", choices=("max", "mean"), help="the vision arm's pooling over patches")
+    ap.add_argument("--pool", default="max", choices=("max", "mean", "temporal"), help="the vision arm's pooling over patches")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", dest="eval_every", type=int, default=100)
