@@ -96,6 +96,9 @@ class BackboneClassifier(nn.Module):
         return self.head(self.backbone.features(collate(items, self.pad))).anomaly
 
 
+VISION_POOLS = ("max", "mean", "temporal")  # the vision arm's poolings over a subclip's patch states
+
+
 def temporal_max_features(states: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
     """Per subclip: the max over all its patch states, next to the largest change between consecutive temporal
     patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t). The tower attends within
@@ -117,8 +120,8 @@ class VisionTowerClassifier(nn.Module):
         super().__init__()
         from vanguard.backbone import Backbone
 
-        if pool not in ("max", "mean", "temporal"):
-            raise ValueError(f"pool must be 'max', 'mean' or 'temporal', got {pool!r}")
+        if pool not in VISION_POOLS:
+            raise ValueError(f"pool must be one of {VISION_POOLS}, got {pool!r}")
         whole = Backbone(backbone_path, num_frames=num_frames, frame_pixels=frame_pixels)
         self.backbone = whole.model.model.visual  # named backbone.*: the benchmark gives it the backbone's lr
         self.processor, self.pad, self.pool = whole.processor, whole.tokenizer.pad_token_id, pool
@@ -240,7 +243,7 @@ def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch
 
 def add_args(ap) -> None:
     ap.add_argument("--model", default="qwen3vl", choices=("qwen3vl", "vision", "cnn"))
-    ap.add_argument("--pool", default="max", choices=("max", "mean", "temporal"), help="the vision arm's pooling over patches")
+    ap.add_argument("--pool", default="max", choices=VISION_POOLS, help="the vision arm's pooling over patches")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--eval-every", dest="eval_every", type=int, default=100)
