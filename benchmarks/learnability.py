@@ -12,7 +12,7 @@ reported every ``eval_every`` steps, with the running training loss next to a co
   for fewer steps.
 - ``vision``: the same backbone's vision tower alone, every weight, its per-patch states pooled over the subclip
   (``--pool max`` or ``mean``) into a linear head: where in the model the anomaly signal is lost. ``--pool temporal``
-  adds what changes between the subclip's temporal patches (:func:`temporal_max_features`).
+  adds what changes between the subclip's temporal patches (``vanguard.backbone.temporal_max_per_subclip``).
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
 Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
@@ -99,18 +99,6 @@ class BackboneClassifier(nn.Module):
 VISION_POOLS = ("max", "mean", "temporal")  # the vision arm's poolings over a subclip's patch states
 
 
-def temporal_max_features(states: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
-    """Per subclip: the max over all its patch states, next to the largest change between consecutive temporal
-    patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t). The tower attends within
-    one temporal patch (two frames), so motion across the subclip is what this adds. Patches are t-major."""
-    feats = []
-    for s, (t, h, w) in zip(states.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
-        m = s.view(t, h * w, -1).amax(1)  # (t, width)
-        change = (m[1:] - m[:-1]).abs().amax(0) if t > 1 else torch.zeros_like(m[0])
-        feats.append(torch.cat([m.amax(0), change]))
-    return torch.stack(feats)
-
-
 class VisionTowerClassifier(nn.Module):
     """The backbone's vision tower alone (no merger, no language model): each subclip's per-patch states of the last
     vision block, pooled (element-wise max, or mean, over the subclip's patches, or ``temporal``: the max and the
@@ -129,7 +117,7 @@ class VisionTowerClassifier(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, items: list[dict]) -> torch.Tensor:
-        from vanguard.backbone import max_per_subclip
+        from vanguard.backbone import max_per_subclip, temporal_max_per_subclip
         from vanguard.processing import collate, normalize_patches
 
         batch = collate(items, self.pad)
@@ -139,7 +127,7 @@ class VisionTowerClassifier(nn.Module):
         if self.pool == "max":  # the Backbone's own vision pooling
             pooled = max_per_subclip(states, grid)
         elif self.pool == "temporal":
-            pooled = temporal_max_features(states, grid)
+            pooled = temporal_max_per_subclip(states, grid)
         else:
             pooled = torch.stack([s.mean(0) for s in states.split(grid.prod(-1).tolist())])
         return self.head(pooled).squeeze(1)

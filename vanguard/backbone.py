@@ -21,7 +21,20 @@ def max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torc
     return torch.stack([p.amax(0) for p in patches.split(video_grid_thw.prod(-1).tolist())])
 
 
-Pooling = Literal["video", "prompt", "both", "vision", "vision+prompt"]
+def temporal_max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Per subclip: the element-wise max over its patch states, next to the largest change between consecutive
+    temporal patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t) -> (B, 2H).
+    The tower attends within one temporal patch (two frames), so motion across the subclip is what the second
+    half adds. Patches are t-major, as the vision tower emits them."""
+    feats = []
+    for p, (t, h, w) in zip(patches.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
+        m = p.view(t, h * w, -1).amax(1)  # (t, H)
+        change = (m[1:] - m[:-1]).abs().amax(0) if t > 1 else torch.zeros_like(m[0])
+        feats.append(torch.cat([m.amax(0), change]))
+    return torch.stack(feats)
+
+
+Pooling = Literal["video", "prompt", "both", "vision", "vision+prompt", "vision_temporal", "vision_temporal+prompt"]
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -39,10 +52,12 @@ class Backbone(nn.Module):
         pooling: ``video`` (mean over video tokens), ``prompt`` (the last prompt token, which has seen the whole
             clip but not the answer) or ``both`` (their concatenation), all read from the language model's last
             hidden states; ``vision`` (element-wise max over the subclip's patch states from the vision tower's
-            last block, before the merger) or ``vision+prompt`` (that and the prompt token). A max keeps a cue
-            that fills a few patches, which a mean over the frame washes out; on SynthCrime the tiny backbone
-            learns the anomaly from ``vision`` and not through the merger and language model
-            (docs/performance.md). Causal attention keeps every option free of the target text, so features can
+            last block, before the merger) or ``vision+prompt`` (that and the prompt token); ``vision_temporal``
+            (that max and the largest change between the subclip's temporal patches' maxima,
+            :func:`temporal_max_per_subclip`) or ``vision_temporal+prompt``. A max keeps a cue that fills a few
+            patches, which a mean over the frame washes out; the change adds motion across the subclip, which the
+            tower (attending within two frames) does not see; on SynthCrime the tiny backbone learns the anomaly
+            from the vision tower and not through the merger and language model (docs/performance.md). Causal attention keeps every option free of the target text, so features can
             be taken from the same forward pass as the LM loss.
     """
 
@@ -90,9 +105,10 @@ class Backbone(nn.Module):
     @property
     def feature_size(self) -> int:
         text, vision = self.text_hidden_size, self.model.config.vision_config.hidden_size
-        return {"video": text, "prompt": text, "both": 2 * text, "vision": vision, "vision+prompt": vision + text}[
-            self.pooling
-        ]
+        return {
+            "video": text, "prompt": text, "both": 2 * text, "vision": vision, "vision+prompt": vision + text,
+            "vision_temporal": 2 * vision, "vision_temporal+prompt": 2 * vision + text,
+        }[self.pooling]
 
     @property
     def language_model(self) -> nn.Module:
@@ -117,8 +133,9 @@ class Backbone(nn.Module):
         hidden = hidden.float()
         prompt = hidden[torch.arange(hidden.shape[0], device=hidden.device), batch["prompt_end"]]
         if self.pooling.startswith("vision"):
-            vision = max_per_subclip(patches.float(), batch["video_grid_thw"])
-            return vision if self.pooling == "vision" else torch.cat([vision, prompt], dim=-1)
+            pool = temporal_max_per_subclip if self.pooling.startswith("vision_temporal") else max_per_subclip
+            vision = pool(patches.float(), batch["video_grid_thw"])
+            return torch.cat([vision, prompt], dim=-1) if self.pooling.endswith("+prompt") else vision
         video = batch["mm_token_type_ids"] == 2
         video_mean = (hidden * video.unsqueeze(-1)).sum(1) / video.sum(1, keepdim=True).clamp(min=1)
         if self.pooling == "video":

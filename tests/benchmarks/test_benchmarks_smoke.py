@@ -89,19 +89,6 @@ def test_learnability_trains_each_arm_on_real_shards(model, pool, name, work):
     assert "train / " in rows[0]["note"] and "constant predictor" in rows[0]["note"]
 
 
-def test_learnability_temporal_features_are_the_max_and_the_largest_change_between_temporal_patches():
-    from benchmarks.learnability import temporal_max_features
-
-    grid = torch.tensor([[3, 1, 2], [1, 1, 2]])  # a subclip of 3 temporal patches of 2 patches, then one of 1
-    first = torch.tensor([[0.0, 1.0], [2.0, -1.0],    # t=0: max (2, 1)
-                          [5.0, 0.0], [1.0, 0.0],     # t=1: max (5, 0)
-                          [4.0, 3.0], [0.0, 2.0]])    # t=2: max (4, 3)
-    second = torch.tensor([[1.0, 7.0], [6.0, 2.0]])
-    feats = temporal_max_features(torch.cat([first, second]), grid)
-    torch.testing.assert_close(feats[0], torch.tensor([5.0, 3.0, 3.0, 3.0]))  # changes (3, 1) then (1, 3)
-    torch.testing.assert_close(feats[1], torch.tensor([6.0, 7.0, 0.0, 0.0]))  # one temporal patch: no change
-
-
 def test_learnability_constant_loss_is_the_best_constant():
     from benchmarks.learnability import constant_loss
 

@@ -133,7 +133,7 @@ def test_wrong_backbone_path_is_one_clear_error(tmp_path):
         Backbone(str(tmp_path / "half"))
 
 
-@pytest.mark.parametrize("pooling", ["vision", "vision+prompt"])
+@pytest.mark.parametrize("pooling", ["vision", "vision+prompt", "vision_temporal", "vision_temporal+prompt"])
 def test_vision_pooling_is_the_max_of_each_subclips_own_patch_states(tiny_backbone, pooling):
     """``vision`` pooling reads the vision tower's last-block patch states from the same forward pass and takes
     each subclip's element-wise max over its own patches: subclips of different sizes in one left-padded batch
@@ -156,13 +156,34 @@ def test_vision_pooling_is_the_max_of_each_subclips_own_patch_states(tiny_backbo
     finally:
         tiny_backbone.pooling = before
     width = tiny_backbone.model.config.vision_config.hidden_size
-    assert size == width + (tiny_backbone.text_hidden_size if pooling == "vision+prompt" else 0)
+    vision = 2 * width if pooling.startswith("vision_temporal") else width
+    assert size == vision + (tiny_backbone.text_hidden_size if pooling.endswith("+prompt") else 0)
     assert feats.shape == (2, size)
     torch.testing.assert_close(feats, alone, atol=1e-4, rtol=1e-4)
     n_short = int(batch["video_grid_thw"][0].prod())
     assert n_short < len(states)  # the 64x64 subclip has fewer patches: the split must follow each grid
     torch.testing.assert_close(feats[0, :width], states[:n_short].amax(0), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(feats[1, :width], states[n_short:].amax(0), atol=1e-5, rtol=1e-5)
+    if pooling.startswith("vision_temporal"):  # the change half is each subclip's own, from its own grid
+        from vanguard.backbone import temporal_max_per_subclip
+
+        grid = batch["video_grid_thw"]
+        own = torch.cat([temporal_max_per_subclip(s, g[None]) for s, g in zip(states.split(grid.prod(-1).tolist()), grid)])
+        assert grid[:, 0].min() > 1 and own[:, width:].abs().sum() > 0  # more than one temporal patch: a change
+        torch.testing.assert_close(feats[:, width:vision], own[:, width:], atol=1e-5, rtol=1e-5)
+
+
+def test_temporal_pooling_is_the_max_and_the_largest_change_between_temporal_patches():
+    from vanguard.backbone import temporal_max_per_subclip
+
+    grid = torch.tensor([[3, 1, 2], [1, 1, 2]])  # a subclip of 3 temporal patches of 2 patches, then one of 1
+    first = torch.tensor([[0.0, 1.0], [2.0, -1.0],    # t=0: max (2, 1)
+                          [5.0, 0.0], [1.0, 0.0],     # t=1: max (5, 0)
+                          [4.0, 3.0], [0.0, 2.0]])    # t=2: max (4, 3)
+    second = torch.tensor([[1.0, 7.0], [6.0, 2.0]])
+    feats = temporal_max_per_subclip(torch.cat([first, second]), grid)
+    torch.testing.assert_close(feats[0], torch.tensor([5.0, 3.0, 3.0, 3.0]))  # changes (3, 1) then (1, 3)
+    torch.testing.assert_close(feats[1], torch.tensor([6.0, 7.0, 0.0, 0.0]))  # one temporal patch: no change
 
 
 def test_unknown_pooling_is_refused(tiny_backbone):
