@@ -1,7 +1,7 @@
 """How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
 
     python benchmarks/learnability.py [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
-                                      [--pool max|mean|temporal] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
+                                      [--pool max|mean|temporal|motion] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
 
 No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
 datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
@@ -12,7 +12,8 @@ reported every ``eval_every`` steps, with the running training loss next to a co
   for fewer steps.
 - ``vision``: the same backbone's vision tower alone, every weight, its per-patch states pooled over the subclip
   (``--pool max`` or ``mean``) into a linear head: where in the model the anomaly signal is lost. ``--pool temporal``
-  adds what changes between the subclip's temporal patches (``vanguard.backbone.temporal_max_per_subclip``).
+  adds what changes between the subclip's temporal patches (``vanguard.backbone.temporal_max_per_subclip``),
+  ``--pool motion`` the largest change at one patch position (:func:`local_motion_features`).
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
 Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
@@ -96,13 +97,27 @@ class BackboneClassifier(nn.Module):
         return self.head(self.backbone.features(collate(items, self.pad))).anomaly
 
 
-VISION_POOLS = ("max", "mean", "temporal")  # the vision arm's poolings over a subclip's patch states
+VISION_POOLS = ("max", "mean", "temporal", "motion")  # the vision arm's poolings over a subclip's patch states
+
+
+def local_motion_features(states: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Per subclip: the max over all its patch states, next to the largest change of any one patch position between
+    consecutive temporal patches (``max_{t,p} |s[t+1,p] - s[t,p]|``). Unlike ``temporal_max_per_subclip``, whose
+    change is between frame-wide maxima, this keeps a motion that one region makes while another holds the max.
+    Patches are t-major and every temporal patch lists its positions in the same order."""
+    feats = []
+    for s, (t, h, w) in zip(states.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
+        s = s.view(t, h * w, -1)
+        change = (s[1:] - s[:-1]).abs().amax((0, 1)) if t > 1 else torch.zeros_like(s[0, 0])
+        feats.append(torch.cat([s.amax((0, 1)), change]))
+    return torch.stack(feats)
 
 
 class VisionTowerClassifier(nn.Module):
     """The backbone's vision tower alone (no merger, no language model): each subclip's per-patch states of the last
-    vision block, pooled (element-wise max, or mean, over the subclip's patches, or ``temporal``: the max and the
-    largest change between temporal patches) into a linear head."""
+    vision block, pooled (element-wise max, or mean, over the subclip's patches; ``temporal``: the max and the
+    largest change between temporal patches' maxima; ``motion``: the max and the largest change at one patch
+    position) into a linear head."""
 
     def __init__(self, backbone_path: str, num_frames: int, frame_pixels: int, pool: str = "max"):
         super().__init__()
@@ -113,7 +128,7 @@ class VisionTowerClassifier(nn.Module):
         whole = Backbone(backbone_path, num_frames=num_frames, frame_pixels=frame_pixels)
         self.backbone = whole.model.model.visual  # named backbone.*: the benchmark gives it the backbone's lr
         self.processor, self.pad, self.pool = whole.processor, whole.tokenizer.pad_token_id, pool
-        width = self.backbone.config.hidden_size * (2 if pool == "temporal" else 1)
+        width = self.backbone.config.hidden_size * (2 if pool in ("temporal", "motion") else 1)
         self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, items: list[dict]) -> torch.Tensor:
@@ -128,6 +143,8 @@ class VisionTowerClassifier(nn.Module):
             pooled = max_per_subclip(states, grid)
         elif self.pool == "temporal":
             pooled = temporal_max_per_subclip(states, grid)
+        elif self.pool == "motion":
+            pooled = local_motion_features(states, grid)
         else:
             pooled = torch.stack([s.mean(0) for s in states.split(grid.prod(-1).tolist())])
         return self.head(pooled).squeeze(1)

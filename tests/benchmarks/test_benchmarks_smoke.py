@@ -89,6 +89,20 @@ def test_learnability_trains_each_arm_on_real_shards(model, pool, name, work):
     assert "train / " in rows[0]["note"] and "constant predictor" in rows[0]["note"]
 
 
+def test_learnability_motion_features_are_the_max_and_the_largest_change_at_one_patch_position():
+    from benchmarks.learnability import local_motion_features
+
+    grid = torch.tensor([[3, 1, 2], [1, 1, 2]])  # a subclip of 3 temporal patches of 2 patches, then one of 1
+    first = torch.tensor([[0.0, 1.0], [2.0, -1.0],    # t=0
+                          [5.0, 0.0], [1.0, 0.0],     # t=1: changes (5, 1) at patch 0, (1, 1) at patch 1
+                          [4.0, 3.0], [0.0, 2.0]])    # t=2: changes (1, 3) at patch 0, (1, 2) at patch 1
+    second = torch.tensor([[1.0, 7.0], [6.0, 2.0]])
+    feats = local_motion_features(torch.cat([first, second]), grid)
+    # the frame-wide maxima change by (3, 1) then (1, 3): the change at patch 0 (5) is what this adds
+    torch.testing.assert_close(feats[0], torch.tensor([5.0, 3.0, 5.0, 3.0]))
+    torch.testing.assert_close(feats[1], torch.tensor([6.0, 7.0, 0.0, 0.0]))  # one temporal patch: no change
+
+
 def test_learnability_constant_loss_is_the_best_constant():
     from benchmarks.learnability import constant_loss
 
@@ -112,7 +126,7 @@ def test_learnability_per_category_compares_each_category_with_the_normal_subcli
     assert rows["Fighting vs normal"]["note"] == "5 anomalous vs 6 normal subclips"
 
 
-@pytest.mark.parametrize("pool", ["max", "mean", "temporal"])
+@pytest.mark.parametrize("pool", ["max", "mean", "temporal", "motion"])
 def test_learnability_vision_arm_pools_each_subclip_on_its_own(pool, work):
     """The vision arm splits the tower's concatenated patch states by each subclip's grid: a subclip's logit is the
     same in a batch as alone, and a batch of subclips gives one logit each."""
