@@ -4,17 +4,22 @@ Every step is the command a user would type (printed before it runs), so the dem
 build the tiny Qwen3-VL, generate SynthCrime (+ the zero-shot domains and a pretraining set of its own), caption-
 pretrain the backbone, annotate and shard with the scripted teacher, fit stages 1-3 from their YAML configs, test
 each stage with the community's frame-level protocol, explain held-out videos, write the report, and print the
-summary table. A step whose output exists is reused, so a second ``make demo`` only redoes what is missing.
+summary table. A step whose output exists is reused, so a second ``make demo`` only redoes what is missing; a step
+whose inputs changed since it was built (its command line, the YAML config it names, or any earlier step) is built
+again, with everything after it (``outputs/demo/steps.json`` records what each step was built from).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,19 @@ class Step:
     name: str
     argv: list[str]
     done: Path  # the file whose presence means the step is complete
+    outputs: tuple[Path, ...] = ()  # what a rebuild removes first (default: ``done``), so no stale file survives it
+    before: Callable[[], None] | None = None  # run before the command (not when the step is reused)
+
+
+def fingerprint(step: Step, upstream: str) -> str:
+    """What ``step`` is built from: the previous step's fingerprint, its arguments (not the interpreter's path) and
+    the bytes of every ``--config`` file it names. Code changes are not tracked (delete ``outputs/demo`` for those)."""
+    digest = hashlib.sha256(upstream.encode())
+    digest.update(json.dumps(step.argv[1:]).encode())
+    for flag, value in zip(step.argv, step.argv[1:]):
+        if flag == "--config":
+            digest.update(Path(value).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _python(*args: str) -> list[str]:
@@ -37,24 +55,26 @@ def steps(pretrain_steps: int, videos: int, pretrain_videos: int) -> list[Step]:
     tb = OUT / "tensorboard" / "synthcrime"
     plan = [
         Step("tiny backbone", _python("backbone", "tiny", str(OUT / "backbone_init"), "--size", "demo"),
-             OUT / "backbone_init" / "model.safetensors"),
+             OUT / "backbone_init" / "model.safetensors", outputs=(OUT / "backbone_init",)),
         Step("SynthCrime + zero-shot domains", _python("data", "synthcrime", str(OUT / "data"), "--videos", str(videos)),
-             OUT / "data" / "manifest.json"),
+             OUT / "data" / "manifest.json", outputs=(OUT / "data",)),
         Step("pretraining videos (a split of their own)",
              _python("data", "synthcrime", str(OUT / "pretrain_data"), "--seed", "1000", "--videos",
                      str(pretrain_videos), "--zero_shot", "0"),
-             OUT / "pretrain_data" / "manifest.json"),
+             OUT / "pretrain_data" / "manifest.json", outputs=(OUT / "pretrain_data",)),
         Step("caption pretraining of the backbone",
              _python("backbone", "pretrain", str(OUT / "backbone_init"), str(OUT / "pretrain_data" / "synthcrime"),
                      str(OUT / "backbone"), "--split", "all", "--steps", str(pretrain_steps), "--num_frames", "8",
                      "--frame_stride", "2", "--windows_per_video", "8"),
-             OUT / "backbone" / "pretrain.json"),
+             OUT / "backbone" / "pretrain.json", outputs=(OUT / "backbone",)),
         Step("teacher annotation -> WebDataset shards",
-             _python("annotate", "--config", "experiments/synthcrime/annotate.yaml"), OUT / "shards" / "stats.json"),
+             _python("annotate", "--config", "experiments/synthcrime/annotate.yaml"), OUT / "shards" / "stats.json",
+             outputs=(OUT / "shards",)),
     ]
     for stage in STAGES:
         config = f"experiments/synthcrime/{stage}.yaml"
-        plan.append(Step(f"fit {stage}", _python("fit", "--config", config), OUT / stage / "export" / "stage.json"))
+        plan.append(Step(f"fit {stage}", _python("fit", "--config", config), OUT / stage / "export" / "stage.json",
+                         outputs=(OUT / stage, tb / stage)))  # the TensorBoard folder is the stage's version
         plan.append(Step(f"test {stage}",
                          _python("test", "--config", config, "--ckpt_path", str(OUT / stage / "checkpoints" / "last.ckpt")),
                          tb / stage / "metrics.json"))
@@ -65,12 +85,13 @@ def steps(pretrain_steps: int, videos: int, pretrain_videos: int) -> list[Step]:
                              # 8 of the 20 batches stage 3 answers: enough to count invalid answers without the
                              # constraint (its anomaly scores are the constrained run's), and ~30 s off the demo
                              "--trainer.limit_test_batches", "8"),
-                     tb / "stage3_unconstrained" / "metrics.json"))
+                     tb / "stage3_unconstrained" / "metrics.json", outputs=(tb / "stage3_unconstrained",)))
     plan.append(Step("explain held-out videos",
                      _python("predict", "--config", "experiments/synthcrime/predict.yaml", "--data.init_args.videos",
                              str(OUT / "heldout"), "--data.init_args.annotations", str(OUT / "data" / "synthcrime")),
-                     OUT / "predict" / "index.html"))
-    plan.append(Step("report", _python("report", str(tb / "stage3")), tb / "stage3" / "report" / "report.html"))
+                     OUT / "predict" / "index.html", outputs=(OUT / "predict",), before=pick_heldout))
+    plan.append(Step("report", _python("report", str(tb / "stage3")), tb / "stage3" / "report" / "report.html",
+                     outputs=(tb / "stage3" / "report",)))
     return plan
 
 
@@ -81,7 +102,8 @@ def pick_heldout(per_category: int = 1, normals: int = 2) -> None:
     from vanguard.data.catalog import load_catalog
 
     folder = OUT / "heldout"
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # links only: picked again from the current data
+    folder.mkdir(parents=True)
     taken: dict[str, int] = {}
     for record in load_catalog(OUT / "data" / "synthcrime", dataset="synthcrime", split="test", probe_videos=False):
         limit = normals if record.category == NORMAL else per_category
@@ -92,12 +114,23 @@ def pick_heldout(per_category: int = 1, normals: int = 2) -> None:
                 link.symlink_to(Path(record.path).resolve())
 
 
-def run_step(step: Step, index: int, total: int) -> float:
+def run_step(step: Step, index: int, total: int, built_from: str | None = None, recorded: str | None = None) -> float:
+    """Run ``step`` unless its output exists and was built from ``built_from`` (its fingerprint now) as ``recorded``
+    says; a stale or partial output is removed first. Returns the seconds it ran (0 when reused)."""
     print(f"\n[{index}/{total}] {step.name}\n$ {shlex.join(step.argv[1:]).replace('-m vanguard', 'python -m vanguard', 1)}",
           flush=True)
-    if step.done.exists():
-        print(f"    reused: {step.done} exists", flush=True)
+    if step.done.exists() and recorded in (built_from, None):
+        why = "exists" if recorded else "exists (built before the demo recorded its inputs: delete it to rebuild)"
+        print(f"    reused: {step.done} {why}", flush=True)
         return 0.0
+    stale = [p for p in (step.outputs or (step.done,)) if p.exists()]
+    if stale:
+        reason = "its inputs changed since it was built" if step.done.exists() else "an unfinished run"
+        print(f"    rebuilding ({reason}): removing {', '.join(map(str, stale))}", flush=True)
+        for path in stale:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    if step.before is not None:
+        step.before()
     start = time.time()
     result = subprocess.run(step.argv, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     if result.returncode != 0:
@@ -107,6 +140,22 @@ def run_step(step: Step, index: int, total: int) -> float:
     took = time.time() - start
     print(f"    done in {took:.0f} s", flush=True)
     return took
+
+
+def run_plan(plan: list[Step], ledger: Path) -> dict[str, float]:
+    """Run or reuse every step in order; ``ledger`` (JSON, step name -> fingerprint) is updated after each step,
+    so an interrupted demo keeps what it finished. Returns the seconds each step ran."""
+    from vanguard.io import write_json
+
+    built = json.loads(ledger.read_text()) if ledger.exists() else {}
+    timings, upstream = {}, ""
+    for i, step in enumerate(plan):
+        upstream = fingerprint(step, upstream)
+        timings[step.name] = run_step(step, i + 1, len(plan), upstream, built.get(step.name))
+        if built.get(step.name) != upstream:
+            built[step.name] = upstream
+            write_json(ledger, built)
+    return timings
 
 
 def _metrics(stage_dir: Path) -> dict:
@@ -185,12 +234,7 @@ def demo(pretrain_steps: int = 200, videos: int = 160, pretrain_videos: int = 10
         pretrain_videos: videos of the pretraining set (a split of its own).
     """
     start = time.time()
-    plan = steps(pretrain_steps, videos, pretrain_videos)
-    timings = {}
-    for i, step in enumerate(plan):
-        if step.name == "explain held-out videos":
-            pick_heldout()
-        timings[step.name] = run_step(step, i + 1, len(plan))
+    timings = run_plan(steps(pretrain_steps, videos, pretrain_videos), OUT / "steps.json")
     tb = OUT / "tensorboard" / "synthcrime"
     text, payload = summary(tb, time.time() - start, timings)
     print(text)

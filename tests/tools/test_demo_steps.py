@@ -1,0 +1,80 @@
+"""The demo's step runner: reuse what was built from the same inputs, rebuild what changed and everything after it."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from vanguard.tools.demo import Step, run_plan
+
+# A step's command: record that it ran (in runs.log), write a file into its output folder, then its done file.
+WRITE = (
+    "import pathlib, sys; out = pathlib.Path(sys.argv[1]); out.mkdir(parents=True, exist_ok=True); "
+    "log = out.parent / 'runs.log'; log.write_text((log.read_text() if log.exists() else '') + out.name + '\\n'); "
+    "(out / 'weights.txt').write_text(pathlib.Path(sys.argv[3]).read_text()); (out / 'done').write_text('ok')"
+)
+
+
+def _plan(root) -> list[Step]:
+    plan = []
+    for name in ("data", "fit", "test"):
+        out = root / name
+        plan.append(Step(name, [sys.executable, "-c", WRITE, str(out), "--config", str(root / f"{name}.yaml")],
+                         out / "done", outputs=(out,)))
+    return plan
+
+
+def _runs(root) -> list[str]:
+    log = root / "runs.log"
+    runs = log.read_text().split() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return runs
+
+
+def test_a_second_run_reuses_and_a_changed_config_rebuilds_its_step_and_the_later_ones(tmp_path, capsys):
+    for name in ("data", "fit", "test"):
+        (tmp_path / f"{name}.yaml").write_text(f"{name}: 1\n")
+    ledger = tmp_path / "steps.json"
+    run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == ["data", "fit", "test"]
+    assert set(json.loads(ledger.read_text())) == {"data", "fit", "test"}
+
+    timings = run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == [] and set(timings.values()) == {0.0}
+
+    (tmp_path / "fit.yaml").write_text("fit: 2\n")
+    (tmp_path / "fit" / "stale_checkpoint.ckpt").write_text("from the old config")
+    capsys.readouterr()
+    run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == ["fit", "test"]  # the data step is reused; the test of the new fit is not
+    assert not (tmp_path / "fit" / "stale_checkpoint.ckpt").exists()  # the old run's files do not survive
+    assert (tmp_path / "fit" / "weights.txt").read_text() == "fit: 2\n"
+    assert "rebuilding (its inputs changed since it was built)" in capsys.readouterr().out
+
+    run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == []
+
+
+def test_an_unfinished_step_starts_again_from_an_empty_folder(tmp_path, capsys):
+    for name in ("data", "fit", "test"):
+        (tmp_path / f"{name}.yaml").write_text(f"{name}: 1\n")
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "half_written.ckpt").write_text("killed")  # no done file: the run never finished
+    run_plan(_plan(tmp_path), tmp_path / "steps.json")
+    assert _runs(tmp_path) == ["data", "fit", "test"]
+    assert not (tmp_path / "fit" / "half_written.ckpt").exists()
+    assert "rebuilding (an unfinished run)" in capsys.readouterr().out
+
+
+def test_outputs_built_before_the_ledger_are_reused_and_recorded(tmp_path, capsys):
+    for name in ("data", "fit", "test"):
+        (tmp_path / f"{name}.yaml").write_text(f"{name}: 1\n")
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "done").write_text("ok")
+    ledger = tmp_path / "steps.json"
+    run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == []
+    assert "built before the demo recorded its inputs" in capsys.readouterr().out
+    (tmp_path / "test.yaml").write_text("test: 2\n")  # from now on, changes are seen
+    run_plan(_plan(tmp_path), ledger)
+    assert _runs(tmp_path) == ["test"]
