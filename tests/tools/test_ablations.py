@@ -56,3 +56,24 @@ def test_a_metric_undefined_in_some_seeds_says_how_many_it_averages():
     assert ablations._mean_std([None, None]) == "-"
     assert ablations._mean_std([0.5]) == "0.500 (n=1)"  # no std from one seed
     assert ablations._mean_std([0.5, None]) == "0.500 (n=1 of 2)"
+
+
+def test_a_named_run_gets_its_own_folders_and_model_arguments(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "experiments").symlink_to(ROOT / "experiments")
+    _fake_demo(tmp_path, "stage3", seed=0)  # the demo's stage 3 is never what a named variant of it reuses
+    run = ablations.VARIANTS["stage 3 without reasoning loss"][-1]
+    config = yaml.safe_load(ablations._seeded_config(run, 1, Path("seed1")).read_text())
+    assert config["trainer"]["default_root_dir"] == "seed1/stage3_no_reasoning"
+    assert config["trainer"]["logger"]["init_args"] == {"save_dir": "seed1/tensorboard", "name": "synthcrime",
+                                                        "version": "stage3_no_reasoning"}
+    callbacks = {c["class_path"]: c["init_args"] for c in config["trainer"]["callbacks"]}
+    assert callbacks["callbacks.Curriculum"]["init_from"] == "seed1/stage2/export"  # the seed's own stage 2
+    assert {c["init_args"].get("dirpath") for c in config["trainer"]["callbacks"]} >= {"seed1/stage3_no_reasoning/checkpoints"}
+    assert config["model"]["init_args"]["lm_weight"] == 0.0 and config["seed_everything"] == 1
+    assert config["model"]["class_path"] == "vanguard.stages.ReasoningStage"
+    # the plain stage 3 of the same seed keeps its own folders
+    plain = yaml.safe_load(ablations._seeded_config(ablations.Run("stage3"), 1, Path("seed1")).read_text())
+    assert plain["trainer"]["default_root_dir"] == "seed1/stage3" and plain["model"]["init_args"]["lm_weight"] == 1.0
+    assert "outputs/demo" not in yaml.safe_dump(config).replace("outputs/demo/backbone", "").replace(
+        "outputs/demo/shards", "")

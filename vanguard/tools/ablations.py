@@ -1,8 +1,9 @@
 """``python -m vanguard ablations`` (``make ablations``): the paper's claims, tested on SynthCrime over seeds.
 
-Per seed: the staged curriculum (1 -> 2 -> 3), stopping after stage 2 (no reasoning), the monolithic stage (every
-objective from the start) and classification-only LoRA fine-tuning, each fit and tested with the same frame-level
-protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP) and the
+Per seed: the staged curriculum (1 -> 2 -> 3), stopping after stage 2 (no reasoning), stage 3 fit without its
+reasoning loss (``lm_weight: 0``: its extra classification epochs alone, the control for "reasoning regularises"),
+the monolithic stage (every objective from the start) and classification-only LoRA fine-tuning, each fit and tested
+with the same frame-level protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP) and the
 ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards, and the demo's own
 stage 1-3 runs as the staged chain of the seed they were fit with, when the configs they saved equal this seed's
 (the same runs would be repeated otherwise). Writes ``outputs/ablations/ablations.{md,json}`` after every seed:
@@ -16,30 +17,54 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 DEMO = "outputs/demo"
-VARIANTS = {  # name -> the configs fit in order; the last one is tested
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fit of ``experiments/synthcrime/<config>.yaml`` under the name ``name`` (its run folder and TensorBoard
+    version; default: the config's name), with ``model_args`` overriding the config's ``model.init_args``."""
+
+    config: str
+    name: str = ""
+    model_args: dict = field(default_factory=dict)
+
+    @property
+    def folder(self) -> str:
+        return self.name or self.config
+
+
+VARIANTS = {  # name -> the runs fit in order; the last one is tested
     "staged (1-2-3)": ("stage1", "stage2", "stage3"),
     "stop after stage 2": ("stage1", "stage2"),
+    # the same stage 3 (data, epochs, LoRA, head) with the reasoning's LM loss weighted 0: whatever staged gains
+    # over this row is the reasoning's, whatever this row gains over "stop after stage 2" is more epochs
+    "stage 3 without reasoning loss": ("stage1", "stage2", Run("stage3", "stage3_no_reasoning", {"lm_weight": 0.0})),
     "monolithic": ("monolithic",),
     "classification-only": ("cls_finetune",),
 }
 COLUMNS = ("auc_roc", "ap_pr_auc", "f1_at_0.5", "precision_at_0.5", "recall_at_0.5", "grounding_acc_iou50")
 
 
-def _seeded_config(name: str, seed: int, root: Path) -> Path:
-    """The experiment YAML with every run folder moved under ``root`` and every seed set to ``seed``."""
-    text = Path(f"experiments/synthcrime/{name}.yaml").read_text()
-    for old, new in ((f"{DEMO}/tensorboard", f"{root}/tensorboard"), (f"{DEMO}/ablations/", f"{root}/"),
-                     (f"{DEMO}/stage", f"{root}/stage")):
+def _seeded_config(run: Run, seed: int, root: Path) -> Path:
+    """The experiment YAML with every run folder moved under ``root`` (this run's own under its name), every seed
+    set to ``seed`` and the run's model arguments applied."""
+    text = Path(f"experiments/synthcrime/{run.config}.yaml").read_text()
+    for old, new in ((f"{DEMO}/{run.config}/", f"{root}/{run.folder}/"), (f"{DEMO}/tensorboard", f"{root}/tensorboard"),
+                     (f"{DEMO}/ablations/", f"{root}/"), (f"{DEMO}/stage", f"{root}/stage")):
         text = text.replace(old, new)
     config = yaml.safe_load(text)
     config["seed_everything"] = seed
     config["data"]["init_args"]["seed"] = seed
-    path = root / "configs" / f"{name}.yaml"
+    config["trainer"]["default_root_dir"] = str(root / run.folder)
+    config["trainer"]["logger"]["init_args"]["version"] = run.folder
+    config["model"]["init_args"].update(run.model_args)
+    path = root / "configs" / f"{run.folder}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -73,15 +98,15 @@ def _same(saved, wanted) -> bool:
     return saved == wanted
 
 
-def _fit_and_test(name: str, seed: int, root: Path) -> dict:
-    demo_run = _demo_run(name, seed) if name.startswith("stage") else None
+def _fit_and_test(run: Run | str, seed: int, root: Path) -> dict:
+    run = Run(run) if isinstance(run, str) else run
+    demo_run = _demo_run(run.config, seed) if run.config.startswith("stage") and not run.name else None
     if demo_run is not None:
-        print(f"ablations: seed {seed} {name}: reusing the demo's run ({demo_run}, same config)", flush=True)
+        print(f"ablations: seed {seed} {run.config}: reusing the demo's run ({demo_run}, same config)", flush=True)
         return json.loads((demo_run / "metrics.json").read_text())
-    config = _seeded_config(name, seed, root)
-    metrics_path = root / "tensorboard" / "synthcrime" / yaml.safe_load(config.read_text())["trainer"]["logger"][
-        "init_args"]["version"] / "metrics.json"
-    if not (root / name / "export" / "stage.json").exists():
+    config = _seeded_config(run, seed, root)
+    metrics_path = root / "tensorboard" / "synthcrime" / run.folder / "metrics.json"
+    if not (root / run.folder / "export" / "stage.json").exists():
         _run("fit", "--config", str(config))
     if not metrics_path.exists():
         ckpt = yaml.safe_load(config.read_text())["trainer"]["default_root_dir"] + "/checkpoints/last.ckpt"
@@ -137,7 +162,8 @@ def _mean_std(values: list[float | None]) -> str:
 
 
 def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations")) -> None:  # noqa: B006
-    """Staged vs monolithic vs classification-only vs stopping after stage 2, over seeds, plus zero-shot transfer.
+    """Staged vs stopping after stage 2 vs stage 3 without its reasoning loss vs monolithic vs classification-only,
+    over seeds, plus the staged model's zero-shot transfer.
 
     Args:
         seeds: training seeds (each variant is fit and tested once per seed).
@@ -150,8 +176,8 @@ def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations"
     for seed in seeds:
         root = out / f"seed{seed}"
         for variant, chain in VARIANTS.items():
-            for name in chain[:-1]:
-                _fit_and_test(name, seed, root)
+            for run in chain[:-1]:
+                _fit_and_test(run, seed, root)
             metrics = _fit_and_test(chain[-1], seed, root)
             gen = metrics.get("generation", {})
             results.setdefault(variant, []).append({c: metrics.get(c, gen.get(c)) for c in COLUMNS})
