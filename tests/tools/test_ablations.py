@@ -77,3 +77,8 @@ def test_a_named_run_gets_its_own_folders_and_model_arguments(tmp_path, monkeypa
     assert plain["trainer"]["default_root_dir"] == "seed1/stage3" and plain["model"]["init_args"]["lm_weight"] == 1.0
     assert "outputs/demo" not in yaml.safe_dump(config).replace("outputs/demo/backbone", "").replace(
         "outputs/demo/shards", "")
+    # seed 0 reuses the demo's stage 2 (same config and seed): the variant's stage 3 starts from that export
+    _fake_demo(tmp_path, "stage2", seed=0)
+    seed0 = yaml.safe_load(ablations._seeded_config(run, 0, Path("seed0")).read_text())
+    init = {c["class_path"]: c["init_args"] for c in seed0["trainer"]["callbacks"]}["callbacks.Curriculum"]
+    assert init["init_from"] == "outputs/demo/stage2/export"

@@ -64,6 +64,10 @@ def _seeded_config(run: Run, seed: int, root: Path) -> Path:
     config["trainer"]["default_root_dir"] = str(root / run.folder)
     config["trainer"]["logger"]["init_args"]["version"] = run.folder
     config["model"]["init_args"].update(run.model_args)
+    for callback in config["trainer"]["callbacks"]:  # start from the demo's own previous stage when it was reused
+        previous = callback["init_args"].get("init_from") if "Curriculum" in callback["class_path"] else None
+        if previous and _demo_run(Path(previous).parent.name, seed) is not None:
+            callback["init_args"]["init_from"] = f"{DEMO}/{Path(previous).parent.name}/export"
     path = root / "configs" / f"{run.folder}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
