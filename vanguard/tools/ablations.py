@@ -13,6 +13,7 @@ mean and standard deviation over the seeds done so far, whatever they show.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,15 +83,42 @@ def _run(*args: str) -> None:
 
 def _demo_run(name: str, seed: int) -> Path | None:
     """The demo's own run folder of stage ``name`` when it was fit and tested with exactly this seed's config
-    (same YAML but for the output folders), else None."""
-    saved = Path(DEMO, "tensorboard", "synthcrime", name, "config.yaml")
-    if not (saved.exists() and saved.with_name("metrics.json").exists() and Path(DEMO, name, "export", "stage.json").exists()):
-        return None
-    text = Path(f"experiments/synthcrime/{name}.yaml").read_text()
-    wanted = yaml.safe_load(text)
+    (same YAML but for the output folders), after the demo run it started from (itself reusable), else None."""
+    wanted = yaml.safe_load(Path(f"experiments/synthcrime/{name}.yaml").read_text())
     wanted["seed_everything"] = seed
     wanted["data"]["init_args"]["seed"] = seed
-    return saved.parent if _same(yaml.safe_load(saved.read_text()), wanted) else None
+    tb = Path(DEMO, "tensorboard", "synthcrime", name)
+    if not (_fit_current(Path(DEMO, name), tb, wanted) and _tested(Path(DEMO, name), tb)):
+        return None
+    start = _init_from(wanted)  # a demo stage is only as current as the demo stage it continues
+    if start and Path(start).parent.parent == Path(DEMO) and _demo_run(Path(start).parent.name, seed) is None:
+        return None
+    return tb
+
+
+def _init_from(config: dict) -> str | None:
+    """The export folder the run's ``callbacks.Curriculum`` starts from (None: the backbone alone)."""
+    for callback in config["trainer"]["callbacks"]:
+        if "Curriculum" in callback["class_path"]:
+            return callback["init_args"].get("init_from")
+    return None
+
+
+def _fit_current(run_dir: Path, tb_dir: Path, wanted: dict) -> bool:
+    """The run in ``run_dir`` (TensorBoard folder ``tb_dir``) was fit with every setting ``wanted`` gives, after
+    the export it started from was written (a previous stage fit again since makes it stale)."""
+    export, saved = run_dir / "export" / "stage.json", tb_dir / "config.yaml"
+    if not (export.exists() and saved.exists() and _same(yaml.safe_load(saved.read_text()), wanted)):
+        return False
+    start = _init_from(wanted)
+    return not start or (Path(start, "stage.json").exists()
+                         and Path(start, "stage.json").stat().st_mtime <= export.stat().st_mtime)
+
+
+def _tested(run_dir: Path, tb_dir: Path) -> bool:
+    """The test's metrics are there and newer than the weights they score."""
+    metrics = tb_dir / "metrics.json"
+    return metrics.exists() and metrics.stat().st_mtime >= (run_dir / "export" / "stage.json").stat().st_mtime
 
 
 def _same(saved, wanted) -> bool:
@@ -109,13 +137,18 @@ def _fit_and_test(run: Run | str, seed: int, root: Path) -> dict:
         print(f"ablations: seed {seed} {run.config}: reusing the demo's run ({demo_run}, same config)", flush=True)
         return json.loads((demo_run / "metrics.json").read_text())
     config = _seeded_config(run, seed, root)
-    metrics_path = root / "tensorboard" / "synthcrime" / run.folder / "metrics.json"
-    if not (root / run.folder / "export" / "stage.json").exists():
+    run_dir, tb_dir = root / run.folder, root / "tensorboard" / "synthcrime" / run.folder
+    if not _fit_current(run_dir, tb_dir, yaml.safe_load(config.read_text())):
+        stale = [p for p in (run_dir, tb_dir) if p.exists()]
+        if stale:  # another config, an unfinished fit, or a previous stage fit again since
+            removed = ", ".join(map(str, stale))
+            print(f"ablations: seed {seed} {run.folder}: fitting again, removing {removed}", flush=True)
+            for path in stale:
+                shutil.rmtree(path)
         _run("fit", "--config", str(config))
-    if not metrics_path.exists():
-        ckpt = yaml.safe_load(config.read_text())["trainer"]["default_root_dir"] + "/checkpoints/last.ckpt"
-        _run("test", "--config", str(config), "--ckpt_path", ckpt)
-    return json.loads(metrics_path.read_text())
+    if not _tested(run_dir, tb_dir):
+        _run("test", "--config", str(config), "--ckpt_path", str(run_dir / "checkpoints" / "last.ckpt"))
+    return json.loads((tb_dir / "metrics.json").read_text())
 
 
 def _zero_shot(seed: int, root: Path) -> dict:
@@ -129,9 +162,11 @@ def _zero_shot(seed: int, root: Path) -> dict:
     for domain, metric in (("xd_violence", "ap_pr_auc"), ("shanghaitech", "auc_roc")):
         data = Path(DEMO) / "data" / domain
         pred_dir = root / "zero_shot" / domain
-        if not (pred_dir / "index.html").exists():
+        stage3 = Path(DEMO, "stage3") if _demo_run("stage3", seed) is not None else root / "stage3"
+        index = pred_dir / "index.html"
+        if not index.exists() or index.stat().st_mtime < (stage3 / "export" / "stage.json").stat().st_mtime:
+            shutil.rmtree(pred_dir, ignore_errors=True)  # none yet, or predictions of an older stage 3
             config = yaml.safe_load(Path("experiments/synthcrime/predict.yaml").read_text())
-            stage3 = Path(DEMO, "stage3") if _demo_run("stage3", seed) is not None else root / "stage3"
             for callback in config["trainer"]["callbacks"]:  # this seed's stage-3 weights, this domain's folder
                 callback["init_args"].update(
                     {"init_from": str(stage3 / "export")} if "Curriculum" in callback["class_path"]

@@ -114,7 +114,8 @@ def pick_heldout(per_category: int = 1, normals: int = 2) -> None:
                 link.symlink_to(Path(record.path).resolve())
 
 
-def run_step(step: Step, index: int, total: int, built_from: str | None = None, recorded: str | None = None) -> float:
+def run_step(step: Step, index: int, total: int, built_from: str | None = None,
+             recorded: str | None = None) -> float:
     """Run ``step`` unless its output exists and was built from ``built_from`` (its fingerprint now) as ``recorded``
     says; a stale or partial output is removed first. Returns the seconds it ran (0 when reused)."""
     print(f"\n[{index}/{total}] {step.name}\n$ {shlex.join(step.argv[1:]).replace('-m vanguard', 'python -m vanguard', 1)}",
