@@ -201,8 +201,7 @@ def _mean_std(values: list[float | None]) -> str:
 
 
 def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations")) -> None:  # noqa: B006
-    """Staged vs stopping after stage 2 vs stage 3 without its reasoning loss vs monolithic vs classification-only,
-    over seeds, plus the staged model's zero-shot transfer.
+    """Staged, stop after 2, stage 3 without reasoning, monolithic, cls-only over seeds; then zero-shot transfer.
 
     Args:
         seeds: training seeds (each variant is fit and tested once per seed).
