@@ -78,3 +78,13 @@ def test_outputs_built_before_the_ledger_are_reused_and_recorded(tmp_path, capsy
     (tmp_path / "test.yaml").write_text("test: 2\n")  # from now on, changes are seen
     run_plan(_plan(tmp_path), ledger)
     assert _runs(tmp_path) == ["test"]
+
+
+def test_outputs_from_before_the_ledger_are_not_reused_after_an_earlier_step_was_rebuilt(tmp_path):
+    for name in ("data", "fit", "test"):
+        (tmp_path / f"{name}.yaml").write_text(f"{name}: 1\n")
+    for name in ("fit", "test"):  # built before the ledger; the data step's output is missing
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "done").write_text("ok")
+    run_plan(_plan(tmp_path), tmp_path / "steps.json")
+    assert _runs(tmp_path) == ["data", "fit", "test"]  # what followed a rebuilt step cannot be trusted

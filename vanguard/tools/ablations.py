@@ -3,8 +3,8 @@
 Per seed: the staged curriculum (1 -> 2 -> 3), stopping after stage 2 (no reasoning), stage 3 fit without its
 reasoning loss (``lm_weight: 0``: its extra classification epochs alone, the control for "reasoning regularises"),
 the monolithic stage (every objective from the start) and classification-only LoRA fine-tuning, each fit and tested
-with the same frame-level protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP) and the
-ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards, and the demo's own
+with the same frame-level protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP)
+and the ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards, and the demo's own
 stage 1-3 runs as the staged chain of the seed they were fit with, when the configs they saved equal this seed's
 (the same runs would be repeated otherwise). Writes ``outputs/ablations/ablations.{md,json}`` after every seed:
 mean and standard deviation over the seeds done so far, whatever they show.

@@ -152,7 +152,10 @@ def run_plan(plan: list[Step], ledger: Path) -> dict[str, float]:
     timings, upstream = {}, ""
     for i, step in enumerate(plan):
         upstream = fingerprint(step, upstream)
-        timings[step.name] = run_step(step, i + 1, len(plan), upstream, built.get(step.name))
+        recorded = built.get(step.name)
+        if recorded is None and any(timings.values()):  # unrecorded, and an earlier step was just rebuilt: stale
+            recorded = ""
+        timings[step.name] = run_step(step, i + 1, len(plan), upstream, recorded)
         if built.get(step.name) != upstream:
             built[step.name] = upstream
             write_json(ledger, built)
