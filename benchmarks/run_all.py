@@ -1,6 +1,7 @@
 """Run every speed and memory benchmark (each in its own process) and gather their figures into one table: ``make bench``.
 
-``learnability.py`` is left out: it trains for minutes on a built demo's shards (run it on its own).
+``learnability.py`` and ``handcrafted_probe.py`` are left out: they measure what SynthCrime lets a model learn, on a
+built demo (minutes each; run them on their own).
 
     python benchmarks/run_all.py [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
 

@@ -25,6 +25,7 @@ EXPECTED = {
     "memory": "stage 2 step peak RSS",
     "real_model": "tokens per subclip",
     "learnability": "test subclip ROC-AUC",
+    "handcrafted_probe": "test subclip ROC-AUC",
 }
 
 
@@ -148,3 +149,39 @@ def test_learnability_vision_arm_pools_each_subclip_on_its_own(pool, work):
     assert not torch.allclose(together[0], together[1:])  # different subclips, different logits
     with pytest.raises(ValueError, match="pool must be"):
         learnability.VisionTowerClassifier(backbone, DEMO_FRAMES, DEMO_PIXELS, "sum")
+
+
+def test_handcrafted_probe_reports_both_arms_on_a_generated_synthcrime(work):
+    rows = {r["metric"]: r for r in run("handcrafted_probe", work)}
+    for arm in ("own subclip", "video-relative"):
+        assert 0.0 <= rows[f"test subclip ROC-AUC, {arm}"]["value"] <= 1.0
+        assert 0.0 <= rows[f"frame-level ROC-AUC, {arm}"]["value"] <= 1.0
+    assert "75 features" in rows["test subclip ROC-AUC, own subclip"]["note"]
+    assert "150 features" in rows["test subclip ROC-AUC, video-relative"]["note"]
+    per_category = [m for m in rows if m.endswith(" vs normal")]
+    assert per_category and all("anomalous vs" in rows[m]["note"] for m in per_category)
+
+
+def test_handcrafted_probe_features_see_what_differs_from_the_background():
+    from benchmarks.handcrafted_probe import video_relative, window_features
+
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 120, (24, 32, 3)).astype(np.float32)
+    still = np.repeat(background[None].astype(np.uint8), 6, axis=0)
+    quiet = window_features(still, background)
+    assert quiet.shape == (75,) and not quiet.any()  # nothing moved, nothing differs, no fire, no flash
+    flashed = still.copy()
+    flashed[3, 8:16, 8:16] = 255  # one white 8x8 flash on one frame
+    loud = window_features(flashed, background)
+    # per statistic: 12 numbers (the cell mean / std / max over the frames, each as top 1, top 3, top 10, all cells)
+    foreground, fire, flash = loud[0:12], loud[24:36], loud[36:48]
+    assert foreground[0] == pytest.approx(1 / 6)  # the flash cell is foreground on 1 of the 6 frames
+    assert foreground[8] == 1.0 and flash[8] == 1.0  # ... wholly, on that frame
+    assert not fire.any()  # white is not a fire colour
+    assert loud[-2] == 0 and loud[-1] == 0  # the first and the last frame are the background: nothing appeared
+    feats = np.stack([quiet, loud, loud])
+    relative = video_relative(feats)
+    assert relative.shape == (3, 150)
+    np.testing.assert_array_equal(relative[:, :75], feats)
+    np.testing.assert_allclose(relative[1:, 75:], 0)  # the video's median subclip is the flashed one
+    np.testing.assert_allclose(relative[0, 75:], quiet - loud)
