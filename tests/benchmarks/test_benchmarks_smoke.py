@@ -153,11 +153,12 @@ def test_learnability_vision_arm_pools_each_subclip_on_its_own(pool, work):
 
 def test_handcrafted_probe_reports_both_arms_on_a_generated_synthcrime(work):
     rows = {r["metric"]: r for r in run("handcrafted_probe", work)}
-    for arm in ("own subclip", "video-relative"):
+    arms = {"own subclip": 75, "video-relative": 150, "video-relative + 4 neighbours": 750}
+    for arm, features in arms.items():
         assert 0.0 <= rows[f"test subclip ROC-AUC, {arm}"]["value"] <= 1.0
         assert 0.0 <= rows[f"frame-level ROC-AUC, {arm}"]["value"] <= 1.0
-    assert "75 features" in rows["test subclip ROC-AUC, own subclip"]["note"]
-    assert "150 features" in rows["test subclip ROC-AUC, video-relative"]["note"]
+        assert f"{features} features" in rows[f"test subclip ROC-AUC, {arm}"]["note"]
+        assert "at least 4 subclips from either end" in rows[f"test subclip ROC-AUC, {arm}, interior"]["note"]
     per_category = [m for m in rows if m.endswith(" vs normal")]
     assert per_category and all("anomalous vs" in rows[m]["note"] for m in per_category)
 
@@ -185,3 +186,18 @@ def test_handcrafted_probe_features_see_what_differs_from_the_background():
     np.testing.assert_array_equal(relative[:, :75], feats)
     np.testing.assert_allclose(relative[1:, 75:], 0)  # the video's median subclip is the flashed one
     np.testing.assert_allclose(relative[0, 75:], quiet - loud)
+    # with one neighbour each side: the previous and the next subclip, minus the median; the ends repeat themselves
+    with_context = video_relative(feats, context=1)
+    assert with_context.shape == (3, 300)
+    np.testing.assert_allclose(with_context[0, 150:225], quiet - loud)  # no subclip before the first: itself
+    np.testing.assert_allclose(with_context[0, 225:], 0)  # the next one is the (median) flashed subclip
+    np.testing.assert_allclose(with_context[1, 150:225], quiet - loud)  # the second's previous is the quiet one
+    np.testing.assert_allclose(with_context[2, 225:], 0)
+
+
+def test_handcrafted_probe_interior_leaves_out_the_subclips_near_either_end():
+    from benchmarks.handcrafted_probe import interior
+
+    videos = [(None, None, np.zeros(5), None), (None, None, np.zeros(2), None)]
+    assert interior(videos, 1).tolist() == [False, True, True, True, False, False, False]
+    assert interior(videos, 0).all()
