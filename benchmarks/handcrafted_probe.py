@@ -134,19 +134,17 @@ def load_split(root: str, split: str, config) -> list[tuple]:
 
 
 def frame_auc(videos: list[tuple], scores: np.ndarray) -> float:
-    """Frame-level ROC-AUC of the protocol: subclip scores averaged onto their frames, pooled over the videos."""
-    from vanguard.metrics.protocols import roc_auc, subclip_frame_scores
+    """Frame-level ROC-AUC of the protocol the stages' test loop uses: subclip scores averaged onto their frames
+    (``frame_scores_from_subclips``), pooled over the videos (``evaluate_frame_scores``)."""
+    from vanguard.data.annotations import VideoAnnotation
+    from vanguard.metrics.protocols import evaluate_frame_scores, frame_scores_from_subclips
 
-    all_scores, all_labels, i = [], [], 0
-    for rec, _, _, wins in videos:
-        n = rec.num_frames
-        all_scores.append(subclip_frame_scores([(w.start, w.end, s) for w, s in zip(wins, scores[i:])], n))
-        labels = np.zeros(n)
-        for a, b in rec.intervals:
-            labels[a : b + 1] = 1
-        all_labels.append(labels)
-        i += len(wins)
-    return roc_auc(np.concatenate(all_scores), np.concatenate(all_labels))
+    subclips = [(rec.video_id, w.start, w.end, s) for (rec, _, _, wins), per_video in
+                zip(videos, np.split(scores, np.cumsum([len(v[3]) for v in videos])[:-1]))
+                for w, s in zip(wins, per_video)]
+    frame_scores = frame_scores_from_subclips(subclips, {rec.video_id: rec.num_frames for rec, *_ in videos})
+    truth = [VideoAnnotation(rec.video_id, rec.category, list(rec.intervals), rec.num_frames) for rec, *_ in videos]
+    return evaluate_frame_scores(frame_scores, truth)["auc_roc"]
 
 
 def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", context: int = 4, length: int = 16,
