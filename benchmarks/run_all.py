@@ -1,7 +1,7 @@
 """Run every speed and memory benchmark (each in its own process) and gather their figures into one table: ``make bench``.
 
-``learnability.py`` and ``handcrafted_probe.py`` are left out: they measure what SynthCrime lets a model learn, on a
-built demo (minutes each; run them on their own).
+``learnability.py``, ``handcrafted_probe.py`` and ``grounding_probe.py`` are left out: they measure what SynthCrime
+lets a model learn or locate, on a built demo (seconds to minutes each; run them on their own).
 
     python benchmarks/run_all.py [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
 

@@ -26,6 +26,7 @@ EXPECTED = {
     "real_model": "tokens per subclip",
     "learnability": "test subclip ROC-AUC",
     "handcrafted_probe": "test subclip ROC-AUC",
+    "grounding_probe": "grounding accuracy at IoU 0.5",
 }
 
 
@@ -157,6 +158,9 @@ def test_handcrafted_probe_reports_both_arms_on_a_generated_synthcrime(work):
     for arm, features in arms.items():
         assert 0.0 <= rows[f"test subclip ROC-AUC, {arm}"]["value"] <= 1.0
         assert 0.0 <= rows[f"frame-level ROC-AUC, {arm}"]["value"] <= 1.0
+        assert 0.0 <= rows[f"frame-level AP, {arm}"]["value"] <= 1.0
+        f1, best_f1 = rows[f"frame-level F1 at 0.5, {arm}"]["value"], rows[f"frame-level best F1, {arm}"]["value"]
+        assert 0.0 <= f1 <= best_f1 + 1e-9 and best_f1 <= 1.0  # 0.5 is one of the thresholds the best is taken over
         assert f"{features} features" in rows[f"test subclip ROC-AUC, {arm}"]["note"]
         assert "at least 4 subclips from either end" in rows[f"test subclip ROC-AUC, {arm}, interior"]["note"]
     per_category = [m for m in rows if m.endswith(" vs normal")]
@@ -201,3 +205,33 @@ def test_handcrafted_probe_interior_leaves_out_the_subclips_near_either_end():
     videos = [(None, None, np.zeros(5), None), (None, None, np.zeros(2), None)]
     assert interior(videos, 1).tolist() == [False, True, True, True, False, False, False]
     assert interior(videos, 0).all()
+
+
+def test_grounding_probe_reports_every_arm_on_a_generated_synthcrime(work):
+    rows = {r["metric"]: r["value"] for r in run("grounding_probe", work)}
+    acc = [rows[f"grounding accuracy at IoU 0.5, {arm}"] for arm in ("largest blob", "3 largest blobs", "every blob")]
+    assert all(0.0 <= a <= 1.0 for a in acc)
+    assert acc[0] <= acc[1] <= acc[2]  # more candidate boxes can only hit more ground-truth boxes
+    assert 0.0 <= rows["grounding accuracy at IoU 0.5, blobs touching the ground truth, merged"] <= 1.0
+    assert 0 < rows["ground-truth box, median width on the 0..1000 grid"] <= 1000
+
+
+def test_grounding_probe_boxes_what_differs_from_the_background():
+    from benchmarks.grounding_probe import arms_of_subclip, foreground_blobs
+    from vanguard.answer import Box
+
+    rng = np.random.default_rng(0)
+    background = rng.integers(60, 120, (60, 80, 3)).astype(np.uint8)
+    frames = np.repeat(background[None], 9, axis=0)
+    frames[4, 10:30, 20:30] = 250  # a 10x20 person, the event ...
+    frames[4, 40:46, 60:72] = 0  # ... and a 12x6 bystander elsewhere
+    blobs = foreground_blobs(frames[4], background.astype(np.float32))
+    assert [box for _, box in blobs] == [(20, 10, 30, 30), (60, 40, 72, 46)]  # pixels, largest first
+    assert [area for area, _ in blobs] == [200 - 4, 72 - 4]  # the opening rounds off each rectangle's 4 corners
+    assert foreground_blobs(frames[0], background.astype(np.float32)) == []  # the background itself: nothing
+    event = Box.from_pixels(20, 10, 30, 30, 80, 60, "person")
+    arms = arms_of_subclip(frames, 4, [event])
+    assert arms["largest blob"] == [Box.from_pixels(20, 10, 30, 30, 80, 60, "object")]
+    assert len(arms["3 largest blobs"]) == len(arms["every blob"]) == 2
+    assert arms["blobs touching the ground truth, merged"] == arms["largest blob"]  # the bystander is left out
+    assert arms_of_subclip(frames, 0, [event])["blobs touching the ground truth, merged"] == []
