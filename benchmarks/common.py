@@ -95,6 +95,16 @@ def tiny_backbone(work: Path, size: str = "unit") -> str:
     return str(path)
 
 
+def quick_synthcrime(work: Path) -> str:
+    """A 12-video SynthCrime (seed 0) generated once per work folder: the probes' ``--quick`` data. Its root."""
+    from vanguard.data.synthcrime.writer import generate
+
+    root = Path(work) / "synthcrime_quick"
+    if not (root / "synthcrime" / "Anomaly_Test.txt").exists():
+        generate(root, videos=12, zero_shot=0, seed=0, workers=1)
+    return str(root / "synthcrime")
+
+
 def real_shards(work: Path, n_videos: int = 4, clips: int = 4, splits=("train",)) -> Path:
     """Small real shards (320x240 H.264 subclips of 16 frames, the project's 3.2 s windows), written once."""
     from tests.helpers.shards import write_test_shards

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, row  # noqa: E402
+from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
 from benchmarks.handcrafted_probe import BACKGROUND_REACH, FOREGROUND  # noqa: E402
 
 BENCH = "grounding_probe"
@@ -89,12 +89,7 @@ def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", spl
     from vanguard.video import decode_clip
 
     if quick:
-        from vanguard.data.synthcrime.writer import generate
-
-        root = Path(work or "outputs/bench/grounding_probe") / "synthcrime_quick"
-        if not (root / "synthcrime" / "Anomaly_Test.txt").exists():
-            generate(root, videos=12, zero_shot=0, seed=0, workers=1)
-        data = str(root / "synthcrime")
+        data = quick_synthcrime(Path(work or "outputs/bench/grounding_probe"))
     config = WindowConfig(length=length, stride=stride, num_frames=num_frames, min_fraction=min_fraction)
     records = [r for r in load_catalog(data, "synthcrime", split) if r.anomalous]
     if not records:
@@ -105,12 +100,11 @@ def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", spl
     for rec in tqdm(records, desc=f"anomalous {split} videos", unit="video", disable=None):
         if rec.intervals is None or rec.boxes is None:
             raise ValueError(f"{rec.path}: no temporal or box ground truth (the probe needs SynthCrime's)")
-        frames = None
-        for w in windows(rec.num_frames or 0, config):
+        frames = decode_clip(rec.path)
+        for w in windows(len(frames), config):
             gt = list(rec.boxes.get(w.keyframe_index, []))
             if not gt or not window_label(w, rec.intervals, config.min_fraction):
                 continue
-            frames = decode_clip(rec.path) if frames is None else frames
             sizes += [(g.x2 - g.x1, g.y2 - g.y1) for g in gt]
             for arm, boxes in arms_of_subclip(frames, w.keyframe_index, gt).items():
                 pairs.setdefault(arm, []).append((boxes, gt))

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, row  # noqa: E402
+from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
 
 BENCH = "handcrafted_probe"
 CELL = 8  # pixels per cell side
@@ -156,12 +156,7 @@ def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", con
     from vanguard.data.subclips import WindowConfig
 
     if quick:
-        from vanguard.data.synthcrime.writer import generate
-
-        root = Path(work or "outputs/bench/handcrafted_probe") / "synthcrime_quick"
-        if not (root / "synthcrime" / "Anomaly_Test.txt").exists():
-            generate(root, videos=12, zero_shot=0, seed=0, workers=1)
-        data = str(root / "synthcrime")
+        data = quick_synthcrime(Path(work or "outputs/bench/handcrafted_probe"))
     config = WindowConfig(length=length, stride=stride, num_frames=num_frames, min_fraction=min_fraction)
     start = time.perf_counter()
     train, test = load_split(data, "train", config), load_split(data, "test", config)
