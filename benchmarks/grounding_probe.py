@@ -55,22 +55,20 @@ def to_grid(box: tuple[int, int, int, int], width: int, height: int):
     return Box.from_pixels(*box, width, height, "object")
 
 
-def touches(a, b) -> bool:
-    """Whether two xyxy boxes in the same coordinates overlap with a positive area."""
-    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
-
-
 def union(boxes: list) -> tuple[int, int, int, int]:
+    """The smallest xyxy box around ``boxes``."""
     return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
 
 
 def arms_of_subclip(frames: np.ndarray, keyframe: int, gt: list) -> dict[str, list]:
     """The predicted boxes (0..1000) of every arm on one subclip's keyframe; ``gt`` its ground-truth boxes."""
+    from vanguard.stages.evaluation import box_iou
+
     height, width = frames.shape[1:3]
     background = np.median(frames[max(0, keyframe - BACKGROUND_REACH) : keyframe + BACKGROUND_REACH], axis=0)
     blobs = [b for _, b in foreground_blobs(frames[keyframe], background.astype(np.float32))]
     gt_pixels = [(g.x1 * width / 1000, g.y1 * height / 1000, g.x2 * width / 1000, g.y2 * height / 1000) for g in gt]
-    event = [b for b in blobs if any(touches(b, g) for g in gt_pixels)]
+    event = [b for b in blobs if any(box_iou(b, g) > 0 for g in gt_pixels)]  # overlaps some truth at all
     return {
         "largest blob": [to_grid(b, width, height) for b in blobs[:1]],
         "3 largest blobs": [to_grid(b, width, height) for b in blobs[:3]],
