@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
 from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
-from benchmarks.handcrafted_probe import BACKGROUND_REACH, FOREGROUND  # noqa: E402
+from benchmarks.handcrafted_probe import BACKGROUND_REACH, FOREGROUND, add_data_args  # noqa: E402
 
 BENCH = "grounding_probe"
 
@@ -124,12 +124,8 @@ def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", spl
 
 
 def add_args(ap) -> None:
-    ap.add_argument("--data", default="outputs/demo/data/synthcrime", help="a SynthCrime root (UCF-Crime layout)")
+    add_data_args(ap)
     ap.add_argument("--split", default="test")
-    ap.add_argument("--length", type=int, default=16, help="source frames per window (the demo's annotate.yaml)")
-    ap.add_argument("--stride", type=int, default=8)
-    ap.add_argument("--num-frames", dest="num_frames", type=int, default=8)
-    ap.add_argument("--min-fraction", dest="min_fraction", type=float, default=0.25)
 
 
 def main() -> None:

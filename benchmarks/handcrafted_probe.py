@@ -208,13 +208,18 @@ def measure(quick: bool = False, data: str = "outputs/demo/data/synthcrime", con
     return rows
 
 
-def add_args(ap) -> None:
+def add_data_args(ap) -> None:
+    """The SynthCrime root and the demo's windowing (its annotate.yaml), shared by the probes that read raw videos."""
     ap.add_argument("--data", default="outputs/demo/data/synthcrime", help="a SynthCrime root (UCF-Crime layout)")
-    ap.add_argument("--context", type=int, default=4, help="neighbouring subclips on each side in the third arm (0: none)")
     ap.add_argument("--length", type=int, default=16, help="source frames per window (the demo's annotate.yaml)")
     ap.add_argument("--stride", type=int, default=8)
     ap.add_argument("--num-frames", dest="num_frames", type=int, default=8, help="sampled frames (labels only)")
     ap.add_argument("--min-fraction", dest="min_fraction", type=float, default=0.25)
+
+
+def add_args(ap) -> None:
+    add_data_args(ap)
+    ap.add_argument("--context", type=int, default=4, help="neighbouring subclips on each side in the third arm (0: none)")
 
 
 def main() -> None:
