@@ -67,7 +67,7 @@ def arms_of_subclip(frames: np.ndarray, keyframe: int, gt: list) -> dict[str, li
     height, width = frames.shape[1:3]
     background = np.median(frames[max(0, keyframe - BACKGROUND_REACH) : keyframe + BACKGROUND_REACH], axis=0)
     blobs = [b for _, b in foreground_blobs(frames[keyframe], background.astype(np.float32))]
-    gt_pixels = [(g.x1 * width / 1000, g.y1 * height / 1000, g.x2 * width / 1000, g.y2 * height / 1000) for g in gt]
+    gt_pixels = [g.to_pixels(width, height) for g in gt]
     event = [b for b in blobs if any(box_iou(b, g) > 0 for g in gt_pixels)]  # overlaps some truth at all
     return {
         "largest blob": [to_grid(b, width, height) for b in blobs[:1]],
