@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
 from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
-from benchmarks.handcrafted_probe import BACKGROUND_REACH, FOREGROUND, add_data_args  # noqa: E402
+from benchmarks.handcrafted_probe import FOREGROUND, add_data_args, background  # noqa: E402
 
 BENCH = "grounding_probe"
 
@@ -65,8 +65,7 @@ def arms_of_subclip(frames: np.ndarray, keyframe: int, gt: list) -> dict[str, li
     from vanguard.stages.evaluation import box_iou
 
     height, width = frames.shape[1:3]
-    background = np.median(frames[max(0, keyframe - BACKGROUND_REACH) : keyframe + BACKGROUND_REACH], axis=0)
-    blobs = [b for _, b in foreground_blobs(frames[keyframe], background.astype(np.float32))]
+    blobs = [b for _, b in foreground_blobs(frames[keyframe], background(frames, keyframe).astype(np.float32))]
     gt_pixels = [g.to_pixels(width, height) for g in gt]
     event = [b for b in blobs if any(box_iou(b, g) > 0 for g in gt_pixels)]  # overlaps some truth at all
     return {

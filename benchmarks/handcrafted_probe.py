@@ -80,6 +80,11 @@ def window_features(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
     return np.asarray(out, np.float32)
 
 
+def background(frames: np.ndarray, centre: int) -> np.ndarray:
+    """The camera's background around frame ``centre``: the per-pixel median of the frames within BACKGROUND_REACH."""
+    return np.median(frames[max(0, centre - BACKGROUND_REACH) : centre + BACKGROUND_REACH], axis=0)
+
+
 def video_features(record, config) -> tuple[np.ndarray, np.ndarray, list]:
     """Every window of one video: its features (N, 75), labels (N,) and the windows themselves."""
     from vanguard.data.subclips import window_label, windows
@@ -88,7 +93,7 @@ def video_features(record, config) -> tuple[np.ndarray, np.ndarray, list]:
     frames = decode_clip(record.path)
     n = len(frames)
     centres = range(0, n, BACKGROUND_REACH // 2)  # backgrounds every 2 s: the lighting drifts slowly
-    backgrounds = {c: np.median(frames[max(0, c - BACKGROUND_REACH) : c + BACKGROUND_REACH], axis=0) for c in centres}
+    backgrounds = {c: background(frames, c) for c in centres}
     feats, labels, wins = [], [], []
     for w in windows(n, config):
         centre = (w.start + w.end) / 2
