@@ -13,7 +13,8 @@ import numpy as np
 
 from vanguard.categories import NORMAL
 from vanguard.data.synthcrime.agents import Cast, traffic, wander
-from vanguard.data.synthcrime.anomalies import PEOPLE_USED, SCENES_FOR, SCRIPTS, Ctx, add_normal_behaviours
+from vanguard.data.synthcrime.anomalies import PEOPLE_USED, SCENES_FOR, SCRIPTS, Ctx
+from vanguard.data.synthcrime.lookalikes import add_normal_behaviours
 from vanguard.data.synthcrime.render import render, sample_look
 from vanguard.data.synthcrime.scenes import make_scene
 
