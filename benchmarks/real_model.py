@@ -15,7 +15,10 @@ Estimates (per sample, bf16 base, LoRA r=16 on the 7 LM projections, vision towe
 - memory = bf16 weights + LoRA/head fp32 master weights, grads and AdamW states (16 B/param) + activations: per
   token per layer the tensors autograd keeps (norms, q/k/v, attention output, gate/up/act/product of the MLP, LoRA
   dropout copies) in bf16, or with checkpointing only each layer's input plus one layer recomputed; plus the logits
-  (HF computes all positions: bf16 logits + fp32 upcast + fp32 gradient = 10 B per vocabulary entry per token).
+  at the answer's positions only (``vanguard.backbone.causal_lm_forward``; bf16 logits + fp32 upcast + fp32 gradient
+  = 10 B per vocabulary entry per answer token). HF's default computes them at every position; the figures for
+  that are in the notes (``benchmarks/memory.py`` measures the difference on the tiny model with a 151,936-row
+  vocabulary).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ GPUS = {"H100 80GB SXM": 989e12, "A100 80GB": 312e12}  # dense bf16 peak FLOP/s
 LORA_R = 16
 
 
-def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> int:
-    """Whole training sequence length of one 320x240 subclip with its answer, via the tiny real processor."""
+def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> tuple[int, int]:
+    """(whole training sequence length, answer tokens the loss reads) of one 320x240 subclip with its answer, via
+    the tiny real processor."""
     import numpy as np
 
     from benchmarks.common import tiny_backbone
@@ -41,7 +45,8 @@ def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> int:
     enc = SubclipEncoder(tiny_backbone(work, "unit"), frame_pixels)
     meta = _meta("v", "train", list(range(0, 6 * num_frames, 6)), 30.0, 320, 240, "Fighting", (40, 30, 120, 200))
     frames = np.zeros((num_frames, 240, 320, 3), np.uint8)
-    return int(enc.encode(frames, 30.0, meta["frame_indices"], target=meta["answer"])["input_ids"].shape[0])
+    item = enc.encode(frames, 30.0, meta["frame_indices"], target=meta["answer"])
+    return int(item["input_ids"].shape[0]), int((item["labels"] != -100).sum())
 
 
 def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: float, work: Path) -> dict:
@@ -62,22 +67,26 @@ def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: f
                         min_pixels=2 * 32 * 32, max_pixels=num_frames * frame_pixels)
     video_tokens = (num_frames // v.temporal_patch_size) * (h // factor) * (w // factor)
     patches = video_tokens * v.spatial_merge_size**2
-    seq = sequence_tokens(num_frames, frame_pixels, work)
+    seq, answer = sequence_tokens(num_frames, frame_pixels, work)
     hq, hkv = t.num_attention_heads * t.head_dim, t.num_key_value_heads * t.head_dim
     hid, inter, layers = t.hidden_size, t.intermediate_size, t.num_hidden_layers
     lora_per_layer = LORA_R * (2 * (hid + hq) + 2 * (hid + hkv) + 3 * (hid + inter))
     n_lora = lora_per_layer * layers
     # FLOPs per sample
     vision = 2 * n_vision * patches
-    lm_fwd = 2 * (n_lm + n_embed) * seq + 4 * layers * seq**2 * hq  # + lm_head (tied embedding) + attention
+    attention = 4 * layers * seq**2 * hq
+    lm_fwd = 2 * n_lm * seq + 2 * n_embed * answer + attention  # lm_head (the tied embedding) at the answer only
+    lm_fwd_every = lm_fwd + 2 * n_embed * (seq - answer)  # HF's default: lm_head at every position
     flops = {ac: vision + lm_fwd * (3 if ac else 2) for ac in (False, True)}
     # activation bytes per token (bf16)
     per_layer = 2 * (5 * hid + 2 * hq + 2 * hkv + 4 * inter + (5 * hid + hq + inter))
-    logits = 10 * t.vocab_size
+    logits = 10 * t.vocab_size * answer / seq  # per token of the sequence, so that seq * act is per sample
     act = {False: layers * per_layer + logits, True: layers * 2 * hid + per_layer + logits}
+    every = 10 * t.vocab_size - logits  # what logits at every position would add, per token
     fixed = 2 * n_total + 16 * (n_lora + 2 * hid * 256)  # bf16 weights + fp32 LoRA/head training state
     out = {"params": n_total, "vision": n_vision, "lora": n_lora, "resized": (w, h), "video_tokens": video_tokens,
-           "seq": seq, "fixed_gb": fixed / 1e9}
+           "seq": seq, "answer": answer, "fixed_gb": fixed / 1e9,
+           "every_gb_per_sample": seq * every / 1e9, "every_flops_ratio": lm_fwd_every / lm_fwd}
     for ac in (False, True):
         out[f"mem_gb_ac{int(ac)}"] = (fixed + batch * seq * act[ac]) / 1e9
         out[f"gb_per_sample_ac{int(ac)}"] = seq * act[ac] / 1e9
@@ -100,12 +109,14 @@ def measure(quick: bool = False, config: str = str(ROOT / "benchmarks/configs/qw
               f"{e['lora'] / 1e6:.1f} M; frames resized to {e['resized'][0]}x{e['resized'][1]}, "
               f"{e['video_tokens']} video tokens, {e['seq']} tokens per sample", flush=True)
         rows.append(row(name, f"tokens per subclip ({frames} frames <= {pixels} px)", e["seq"], unit="tokens",
-                        note=f"{e['video_tokens']} video tokens, frames resized to {e['resized'][0]}x{e['resized'][1]}"))
+                        note=f"{e['video_tokens']} video tokens, frames resized to {e['resized'][0]}x{e['resized'][1]}; "
+                             f"{e['answer']} answer tokens"))
         for ac in (1, 0):
             label = "with activation checkpointing" if ac else "no activation checkpointing"
             rows.append(row(name, f"memory per GPU, {tag}, {label}", e[f"mem_gb_ac{ac}"], "<= 80", "GB",
                             f"{e['fixed_gb']:.1f} GB weights + training state, {e[f'gb_per_sample_ac{ac}']:.2f} GB "
-                            "activations per sample"))
+                            f"activations per sample; logits at every position (HF's default) would add "
+                            f"{e['every_gb_per_sample']:.2f} GB per sample"))
         for gpu in GPUS:
             rows.append(row(name, f"step time, {tag}, checkpointing, {gpu}", e[f"step_s_ac1_{gpu}"], unit="s",
                             note=f"MFU {mfu:.0%}; without checkpointing {e[f'step_s_ac0_{gpu}']:.2f} s"))

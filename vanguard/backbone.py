@@ -12,13 +12,39 @@ from typing import Literal, get_args
 import torch
 from torch import nn
 
-from vanguard.processing import MODEL_KEYS, SubclipEncoder, check_backbone_dir, normalize_patches
+from vanguard.processing import IGNORE_INDEX, MODEL_KEYS, SubclipEncoder, check_backbone_dir, normalize_patches
 
 
 def max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
     """Element-wise max over each subclip's own patch states: ``patches`` (all subclips' patches in batch order, H)
     split by each subclip's (t, h, w) grid -> (B, H)."""
     return torch.stack([p.amax(0) for p in patches.split(video_grid_thw.prod(-1).tolist())])
+
+
+def answer_positions(labels: torch.Tensor) -> torch.Tensor:
+    """(B, L) labels -> (B, L) bool: the positions whose next token is a target (labels not ``IGNORE_INDEX``),
+    i.e. the only positions whose logits the causal LM loss reads."""
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return keep
+
+
+def causal_lm_forward(model: nn.Module, inputs: dict, **kwargs) -> tuple:
+    """``model(**inputs, **kwargs)`` -> ``(HF output, loss or None)``, where the loss is HF's causal LM loss (fp32,
+    mean over the target tokens) of ``inputs["labels"]`` when present.
+
+    Only the positions the loss reads are projected onto the vocabulary (HF's ``logits_to_keep``): HF's default
+    projects every position, for the 4B model ~1.5 MB per token with the fp32 upcast and its gradient (~1 GB per
+    760-token sample), though the loss reads the answer's few dozen. Without labels no logit is needed and one
+    (the smallest HF allows) is kept. ``output.logits`` holds the kept rows only."""
+    inputs = dict(inputs)
+    labels = inputs.pop("labels", None)
+    keep = answer_positions(labels) if labels is not None else 1
+    out = model(**inputs, logits_to_keep=keep, **kwargs)
+    if labels is None:
+        return out, None
+    # the kept rows come out flattened in row-major order, as do their targets here
+    return out, nn.functional.cross_entropy(out.logits.float(), labels[:, 1:][keep[:, :-1]])
 
 
 def temporal_max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
@@ -157,13 +183,13 @@ class Backbone(nn.Module):
                 lambda module, args, out: captured.__setitem__("patches", out.last_hidden_state)
             )
         try:
-            out = self.model(**inputs, output_hidden_states=True, use_cache=False)
+            out, loss = causal_lm_forward(self.model, inputs, output_hidden_states=True, use_cache=False)
         finally:
             if hook is not None:
                 hook.remove()
         if hook is not None and "patches" not in captured:
             raise ValueError("pooling='vision' needs video inputs (pixel_values_videos) in the batch")
-        return self.pool(out.hidden_states[-1], batch, captured.get("patches")), out.loss
+        return self.pool(out.hidden_states[-1], batch, captured.get("patches")), loss
 
     def features(self, batch: dict) -> torch.Tensor:
         """Pooled features of a batch of subclips (no target needed)."""

@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vanguard.answer import render_boxes
+from vanguard.backbone import causal_lm_forward
 from vanguard.data.annotations import VideoRecord
 from vanguard.processing import SubclipEncoder, collate, normalize_patches
 from vanguard.video import decode_clip
@@ -167,7 +168,7 @@ def pretrain_backbone(
     while len(losses) < steps:
         for batch in loader:
             batch["pixel_values_videos"] = normalize_patches(batch["pixel_values_videos"], encoder.processor, model.dtype)
-            loss = model(**{k: batch[k] for k in keys}).loss
+            _, loss = causal_lm_forward(model, {k: batch[k] for k in keys})
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()

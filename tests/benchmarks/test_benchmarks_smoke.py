@@ -56,8 +56,7 @@ def run(name: str, work) -> list[dict]:
     return rows
 
 
-@pytest.mark.parametrize("name", ["framework_overhead", "data_pipeline", "eval_protocol", "memory",
-                                  "constrained_decoding_vocab"])
+@pytest.mark.parametrize("name", ["framework_overhead", "data_pipeline", "eval_protocol", "constrained_decoding_vocab"])
 def test_benchmark_runs_and_reports(name, work):
     run(name, work)
 
@@ -71,6 +70,21 @@ def test_feature_cache_keeps_validation_scores(work):
 def test_constrained_decoding_gives_valid_answers(work):
     rows = run("constrained_decoding", work)
     assert "valid answers 2/2" in rows[0]["note"]
+
+
+def test_memory_measures_the_logits_both_ways_on_a_resized_vocabulary(work):
+    """The quick run resizes the unit backbone's tied embeddings to 8,192 rows and runs stage 2 with the Backbone's
+    answer-only logits and with HF's every-position default (both arms run; RSS at this size is not asserted)."""
+    from pathlib import Path
+
+    from transformers import AutoConfig
+
+    rows = {r["metric"]: r for r in run("memory", work)}
+    answer = rows["stage 2 step peak RSS (batch 2), 8,192 words: logits at the answer"]
+    assert "answer tokens in all" in answer["note"]
+    assert "stage 2 step peak RSS (batch 2), 8,192 words: logits everywhere (HF default)" in rows
+    resized = next(Path(work).glob("tiny_unit_vocab8192"))
+    assert AutoConfig.from_pretrained(resized).text_config.vocab_size == 8192
 
 
 def test_real_model_tokens_follow_the_processor(work):

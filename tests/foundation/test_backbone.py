@@ -98,6 +98,38 @@ def test_lm_loss_is_finite_and_backpropagates(tiny_backbone_dir):
     assert bb.model.model.visual.patch_embed.proj.weight.grad is not None
 
 
+def test_lm_loss_from_the_answer_positions_equals_hf_loss_over_every_position(tiny_backbone_dir):
+    """The Backbone projects only the positions whose next token is a target onto the vocabulary
+    (``logits_to_keep``); its loss and gradients must be HF's own causal LM loss over the full logits, on a batch
+    where padding and answers of different lengths put the targets at different positions per row."""
+    from vanguard.backbone import Backbone, answer_positions
+
+    bb = Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64)
+    short = render_answer(Answer(False, None, ()))
+    items = [
+        bb.encoder.encode(_frames(seed=0), 30.0, list(range(8)), target=TARGET),
+        bb.encoder.encode(_frames(h=64, w=96, seed=1), 30.0, list(range(8)), target=short),
+    ]
+    for side in ("right", "left"):
+        batch = collate(items, bb.tokenizer.pad_token_id, side)
+        keep = answer_positions(batch["labels"])
+        assert keep.sum() == (batch["labels"] != IGNORE_INDEX).sum()
+        bb.zero_grad()
+        _, loss = bb(batch)
+        loss.backward()
+        ours = {n: p.grad.clone() for n, p in bb.named_parameters() if p.grad is not None}
+        bb.zero_grad()
+        inputs = bb._inputs(batch)
+        reference = bb.model(**inputs, use_cache=False)  # HF: logits at every position, its loss_function
+        assert reference.logits.shape[1] == batch["input_ids"].shape[1] and reference.logits.shape[1] > keep.sum(1).max()
+        reference.loss.backward()
+        assert torch.allclose(loss, reference.loss, rtol=1e-5, atol=1e-6), (side, loss.item(), reference.loss.item())
+        theirs = {n: p.grad for n, p in bb.named_parameters() if p.grad is not None}
+        assert ours.keys() == theirs.keys() and len(ours) > 10
+        for name, grad in ours.items():
+            assert torch.allclose(grad, theirs[name], rtol=1e-4, atol=1e-6), name
+
+
 def test_backbone_normalises_uint8_patches_like_the_processor(tiny_backbone):
     """A batch of uint8 patches (what the datamodule ships) gives the same features, loss and generated text as
     the same batch with the processor's float patches: the Backbone normalises them to the very same float32
