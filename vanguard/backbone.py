@@ -21,6 +21,19 @@ def max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torc
     return torch.stack([p.amax(0) for p in patches.split(video_grid_thw.prod(-1).tolist())])
 
 
+def temporal_max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
+    """Per subclip: the element-wise max over its patch states, next to the largest change between consecutive
+    temporal patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t) -> (B, 2H).
+    The tower attends within one temporal patch (two frames), so motion across the subclip is what the second
+    half adds. Patches are t-major, as the vision tower emits them."""
+    feats = []
+    for p, (t, h, w) in zip(patches.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
+        m = p.view(t, h * w, -1).amax(1)  # (t, H)
+        change = (m[1:] - m[:-1]).abs().amax(0) if t > 1 else torch.zeros_like(m[0])
+        feats.append(torch.cat([m.amax(0), change]))
+    return torch.stack(feats)
+
+
 def answer_positions(labels: torch.Tensor) -> torch.Tensor:
     """(B, L) labels -> (B, L) bool: the positions whose next token is a target (labels not ``IGNORE_INDEX``),
     i.e. the only positions whose logits the causal LM loss reads."""
@@ -45,19 +58,6 @@ def causal_lm_forward(model: nn.Module, inputs: dict, **kwargs) -> tuple:
         return out, None
     # the kept rows come out flattened in row-major order, as do their targets here
     return out, nn.functional.cross_entropy(out.logits.float(), labels[:, 1:][keep[:, :-1]])
-
-
-def temporal_max_per_subclip(patches: torch.Tensor, video_grid_thw: torch.Tensor) -> torch.Tensor:
-    """Per subclip: the element-wise max over its patch states, next to the largest change between consecutive
-    temporal patches' maxima (``max_t |m[t+1] - m[t]|``, ``m[t]`` the max over temporal patch t) -> (B, 2H).
-    The tower attends within one temporal patch (two frames), so motion across the subclip is what the second
-    half adds. Patches are t-major, as the vision tower emits them."""
-    feats = []
-    for p, (t, h, w) in zip(patches.split(video_grid_thw.prod(-1).tolist()), video_grid_thw.tolist()):
-        m = p.view(t, h * w, -1).amax(1)  # (t, H)
-        change = (m[1:] - m[:-1]).abs().amax(0) if t > 1 else torch.zeros_like(m[0])
-        feats.append(torch.cat([m.amax(0), change]))
-    return torch.stack(feats)
 
 
 Pooling = Literal["video", "prompt", "both", "vision", "vision+prompt", "vision_temporal", "vision_temporal+prompt"]
