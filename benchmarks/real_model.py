@@ -119,7 +119,8 @@ def measure(quick: bool = False, config: str = str(ROOT / "benchmarks/configs/qw
                             f"{e['every_gb_per_sample']:.2f} GB per sample"))
         for gpu in GPUS:
             rows.append(row(name, f"step time, {tag}, checkpointing, {gpu}", e[f"step_s_ac1_{gpu}"], unit="s",
-                            note=f"MFU {mfu:.0%}; without checkpointing {e[f'step_s_ac0_{gpu}']:.2f} s"))
+                            note=f"MFU {mfu:.0%}; without checkpointing {e[f'step_s_ac0_{gpu}']:.2f} s; logits at every "
+                                 f"position (HF's default) would add {e['every_flops_ratio'] - 1:.0%} to the LM's FLOPs"))
     return rows
 
 
