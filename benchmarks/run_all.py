@@ -1,7 +1,8 @@
 """Run every speed and memory benchmark (each in its own process) and gather their figures into one table: ``make bench``.
 
-``learnability.py``, ``handcrafted_probe.py`` and ``grounding_probe.py`` are left out: they measure what SynthCrime
-lets a model learn or locate, on a built demo (seconds to minutes each; run them on their own).
+``learnability.py``, ``handcrafted_probe.py``, ``grounding_probe.py`` and ``caption_probe.py`` are left out: they
+measure what SynthCrime lets a model learn, locate or say, on a built demo (seconds to minutes each; run them on
+their own).
 
     python benchmarks/run_all.py [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
 

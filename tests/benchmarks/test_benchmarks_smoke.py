@@ -27,6 +27,7 @@ EXPECTED = {
     "learnability": "test subclip ROC-AUC",
     "handcrafted_probe": "test subclip ROC-AUC",
     "grounding_probe": "grounding accuracy at IoU 0.5",
+    "caption_probe": "test subclip ROC-AUC of the anomaly words",
 }
 
 
@@ -249,3 +250,36 @@ def test_grounding_probe_boxes_what_differs_from_the_background():
     assert len(arms["3 largest blobs"]) == len(arms["every blob"]) == 2
     assert arms["blobs touching the ground truth, merged"] == arms["largest blob"]  # the bystander is left out
     assert arms_of_subclip(frames, 0, [event])["blobs touching the ground truth, merged"] == []
+
+
+def test_caption_probe_reports_what_the_backbone_writes_on_a_generated_synthcrime(work):
+    rows = {r["metric"]: r for r in run("caption_probe", work)}
+    assert "32 test subclips" in rows["distinct captions"]["note"]
+    assert 1 <= rows["distinct first sentences"]["value"] <= rows["distinct captions"]["value"] <= 32
+    for metric in ("anomalous subclips whose caption holds an anomaly word",
+                   "normal subclips whose caption holds an anomaly word",
+                   "test subclip ROC-AUC of the anomaly words in the model's caption"):
+        assert 0.0 <= rows[metric]["value"] <= 1.0
+    # the windows' own captions name what happens: the vocabulary read from the train split tells the labels apart
+    assert rows["test subclip ROC-AUC of the anomaly words in the reference caption"]["value"] > 0.75
+
+
+def test_caption_probe_vocabulary_is_what_only_anomalous_windows_are_told_with():
+    from types import SimpleNamespace
+
+    from benchmarks.caption_probe import anomaly_vocabulary
+    from vanguard.data.subclips import WindowConfig
+
+    def caption(start, end, sentence):
+        return SimpleNamespace(start=start, end=end, sentence=sentence)
+
+    config = WindowConfig(length=10, stride=10, num_frames=5, min_fraction=0.5)
+    fight = SimpleNamespace(category="Fighting", num_frames=30, fps=10.0, intervals=[(10, 19)], captions=[
+        caption(0.0, 1.0, "A man walks along the street."),            # frames 0-9: a normal window
+        caption(1.0, 2.0, "The man punches a woman on the street."),   # frames 10-19: the anomalous window
+        caption(2.0, 3.0, "The man runs away.")])                      # frames 20-29: normal again
+    normal = SimpleNamespace(category="Normal", num_frames=30, fps=10.0, intervals=[], captions=[
+        caption(0.0, 3.0, "A woman walks along the street, then runs.")])
+    # 'punches', 'man' and 'on' are told of the anomalous window and never of a normal video; 'the', 'street' and
+    # 'a' are told of the normal video too; 'away' only of the fight's last, normal window
+    assert anomaly_vocabulary([fight, normal], config) == {"man", "punches", "on"}
