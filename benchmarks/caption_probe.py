@@ -43,35 +43,24 @@ def words(text: str | None) -> list[str]:
     return re.findall(r"[a-z]+", (text or "").lower())
 
 
+def labelled_windows(records, config) -> list[tuple]:
+    """``(record, window, label, reference caption)`` of every window of ``records``, in order: the demo's windowing
+    and labels, and the caption pretraining would train on for that window."""
+    from vanguard.data.subclips import window_label, windows
+    from vanguard.pretrain import caption_target
+
+    return [(rec, win, window_label(win, rec.intervals or [], config.min_fraction),
+             caption_target(rec, *win.seconds(rec.fps)))
+            for rec in records for win in windows(rec.num_frames, config)]
+
+
 def anomaly_vocabulary(records, config) -> set[str]:
     """Words the captions of anomalous windows use and no caption of a normal video does (``records``: a split)."""
     from vanguard.categories import NORMAL
-    from vanguard.data.subclips import window_label, windows
-    from vanguard.pretrain import caption_target
 
-    normal, anomalous = set(), set()
-    for rec in records:
-        if rec.category == NORMAL:
-            normal.update(w for c in rec.captions for w in words(c.sentence))
-            continue
-        for win in windows(rec.num_frames, config):
-            if window_label(win, rec.intervals or [], config.min_fraction):
-                anomalous.update(words(caption_target(rec, *win.seconds(rec.fps))))
+    normal = {w for rec in records if rec.category == NORMAL for c in rec.captions for w in words(c.sentence)}
+    anomalous = {w for _, _, label, caption in labelled_windows(records, config) if label for w in words(caption)}
     return anomalous - normal
-
-
-def test_windows(records, config, limit: int, seed: int = 0) -> list[tuple]:
-    """``(record, window, label, reference caption)`` of the test windows; ``limit`` > 0 keeps a random subset."""
-    from vanguard.data.subclips import window_label, windows
-    from vanguard.pretrain import caption_target
-
-    out = [(rec, win, window_label(win, rec.intervals or [], config.min_fraction),
-            caption_target(rec, *win.seconds(rec.fps)))
-           for rec in records for win in windows(rec.num_frames, config)]
-    if 0 < limit < len(out):
-        keep = np.random.default_rng(seed).choice(len(out), limit, replace=False)
-        out = [out[i] for i in sorted(keep)]
-    return out
 
 
 def generate_captions(backbone: str, items: list[tuple], batch: int, max_new_tokens: int) -> list[str]:
@@ -86,16 +75,16 @@ def generate_captions(backbone: str, items: list[tuple], batch: int, max_new_tok
 
     model = Backbone(backbone, frame_pixels=DEMO_PIXELS, pooling="prompt").eval()
     pad = model.tokenizer.pad_token_id
-    frames_of: dict[str, np.ndarray] = {}
+    path, frames = None, None  # items come video by video: the current video's frames, decoded once
     captions: list[str] = []
     for i in tqdm(range(0, len(items), batch), desc="captions", unit="batch", disable=None):
         encoded = []
         for rec, win, _, _ in items[i : i + batch]:
-            if rec.path not in frames_of:
-                frames_of = {rec.path: decode_clip(rec.path)}  # items come video by video: keep one decoded
+            if rec.path != path:
+                path, frames = rec.path, decode_clip(rec.path)
             idx = list(win.frame_indices)
-            encoded.append(model.encoder.encode(frames_of[rec.path][idx], float(rec.fps), idx,
-                                                question=CAPTION_QUESTION, normalize=False))
+            encoded.append(model.encoder.encode(frames[idx], float(rec.fps), idx, question=CAPTION_QUESTION,
+                                                normalize=False))
         with torch.no_grad():
             captions += model.generate(collate(encoded, pad, padding_side="left"), max_new_tokens=max_new_tokens)
     return captions
@@ -116,7 +105,9 @@ def measure(quick: bool = False, backbone: str = "outputs/demo/backbone", data: 
     vocabulary = anomaly_vocabulary(load_catalog(data, "synthcrime", "train"), config)
     if not vocabulary:
         raise ValueError(f"{data}: the train captions have no word that only anomalies use")
-    items = test_windows(load_catalog(data, "synthcrime", "test"), config, limit)
+    items = labelled_windows(load_catalog(data, "synthcrime", "test"), config)
+    if 0 < limit < len(items):  # a random subset, kept in video order (each video is decoded once)
+        items = [items[i] for i in sorted(np.random.default_rng(0).choice(len(items), limit, replace=False))]
     labels = np.asarray([label for _, _, label, _ in items])
     if len(set(labels.tolist())) < 2:
         raise ValueError(f"{data}: the test windows need both labels")
