@@ -17,13 +17,15 @@ from vanguard.video import decode_clip
 pytestmark = pytest.mark.slow  # one generation (~100 small videos) shared by the module
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+@pytest.fixture(scope="module", params=["clear", "hard"])
+def world(request, tmp_path_factory):
     from vanguard.tools.data_cli import main
 
-    out = tmp_path_factory.mktemp("synthcrime")
-    main(["synthcrime", str(out), "--videos", "80", "--zero_shot", "8", "--seed", "0"])
-    return out, json.loads((out / "manifest.json").read_text())
+    out = tmp_path_factory.mktemp(f"synthcrime_{request.param}")
+    main(["synthcrime", str(out), "--videos", "80", "--zero_shot", "8", "--seed", "0", "--difficulty", request.param])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["difficulty"] == request.param
+    return out, manifest
 
 
 def test_counts_agree_with_manifest(world):
@@ -168,6 +170,35 @@ def test_generating_twice_writes_the_same_bytes(tmp_path):
     assert sum(k.endswith(".mp4") for k in runs[0]) == 4 + 2 * 40
     assert runs[0].keys() == runs[1].keys()
     assert [k for k in runs[0] if runs[0][k] != runs[1][k]] == []
+
+
+def test_hard_world_is_the_world_from_before_the_setting():
+    """``hard`` keeps the bytes of every seed (sha256 of two videos written by 30b7a0a, before difficulties)."""
+    import hashlib
+
+    before = {"Robbery": "621d61de120653f540891113baf6cd6a56dd72c5ad02a674eb67ac3584e9c173",
+              "Normal": "d723353ff6378ee1cf08d1bf80eac8beb141e468648db321fb7075291a80160f"}
+    for category, digest in before.items():
+        r = _run(Job("synthcrime", "X", "videos/x.mp4", "test", category, (7, 0, 3), difficulty="hard"))
+        assert hashlib.sha256(r["bytes"]).hexdigest() == digest, category
+
+
+def test_clear_world_has_no_look_alikes_and_starts_events_where_they_show():
+    """``clear``: no look-alike normal behaviour (their captions never appear), no jogger, and arson's interval starts
+    with its flames, not with the crouch before them."""
+    lookalike_words = ("meet", "crouches down next to it", "stops to look", "stops on the road", "jogs")
+    for i in range(14):
+        cat = NORMAL if i % 2 else SYNTHCRIME.categories[(i // 2) % 7]
+        clear = make_video(SYNTHCRIME, cat, np.random.SeedSequence((12, i)), difficulty="clear")
+        text = " ".join(c[2] for c in clear.captions)
+        assert not any(w in text for w in lookalike_words if not (cat == "Arson" and w.startswith("crouches"))), text
+    arson_hard = make_video(SYNTHCRIME, "Arson", np.random.SeedSequence((12, 0)), difficulty="hard")
+    arson_clear = make_video(SYNTHCRIME, "Arson", np.random.SeedSequence((12, 0)), difficulty="clear")
+    assert arson_clear.interval[0] == arson_hard.interval[0] + int(round(0.7 * SYNTHCRIME.fps))
+    assert arson_clear.interval[1] == arson_hard.interval[1]
+    assert all(any(b for b in arson_clear.boxes[t]) for t in range(arson_clear.interval[0], arson_clear.interval[1] + 1))
+    with pytest.raises(ValueError, match="difficulty"):
+        make_video(SYNTHCRIME, NORMAL, np.random.SeedSequence(0), difficulty="easy")
 
 
 def test_normal_and_anomalous_videos_have_as_many_agents():

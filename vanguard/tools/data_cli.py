@@ -28,7 +28,8 @@ def _default_fixtures() -> Path:
 DEFAULT_FIXTURES = _default_fixtures()
 
 
-def synthcrime(out: str, videos: int = 160, zero_shot: int = 40, seed: int = 0, workers: int = 2) -> None:
+def synthcrime(out: str, videos: int = 160, zero_shot: int = 40, seed: int = 0, workers: int = 2,
+               difficulty: str = "clear") -> None:
     """Generate SynthCrime (UCF-Crime layout) and the two zero-shot domains (XD-Violence, ShanghaiTech layouts).
 
     Args:
@@ -37,16 +38,18 @@ def synthcrime(out: str, videos: int = 160, zero_shot: int = 40, seed: int = 0, 
         zero_shot: number of videos in each zero-shot domain (half anomalous).
         seed: random seed; the same seed gives the same videos and labels.
         workers: processes rendering videos in parallel.
+        difficulty: ``clear`` (every anomalous subclip shows its event; no look-alike normal behaviours) or ``hard``
+            (look-alike normal behaviours reproduce the anomalies' first phases; a research setting).
     """
     from vanguard.data.synthcrime.writer import generate
 
-    m = generate(out, videos=videos, zero_shot=zero_shot, seed=seed, workers=workers)
+    m = generate(out, videos=videos, zero_shot=zero_shot, seed=seed, workers=workers, difficulty=difficulty)
     for name, counts in m["domains"].items():
         splits = ", ".join(
             f"{s} {c['videos']} ({c['anomalous']} anomalous)" for s, c in counts.items() if isinstance(c, dict)
         )
         print(f"{name:<13} {counts['resolution']} @ {counts['fps']:g} fps: {splits}; {counts['frames']} frames")
-    print(f"wrote {m['videos']} videos to {out} in {m['seconds']:.1f} s")
+    print(f"wrote {m['videos']} videos ({difficulty} world) to {out} in {m['seconds']:.1f} s")
 
 
 def preview(

@@ -65,6 +65,7 @@ class Event:
     start: int
     end: int  # inclusive
     subjects: list  # objects with box(t); agents also have visible[t]
+    visible_from: int = -1  # first frame that shows the event itself (the clear world starts the interval there)
 
     def boxes(self, t: int, w: int, h: int) -> list[tuple[float, float, float, float]]:
         """Pixel boxes of the anomalous subjects at frame ``t``: one union box when it covers at most a quarter of
@@ -370,7 +371,8 @@ def arson(ctx: Ctx, a: int, b: int) -> Event:
     ctx.say(
         a + ctx.sec(0.7), b, f"Flames appear at {what} {ctx.where(x)} and the fire grows while the person hurries away."
     )
-    return Event("Arson", a, b, [fire, _During(p, a, crouch_end + ctx.sec(0.6))])
+    # the crouch before the flames is what a person at a bin also does: the fire is the first visible phase
+    return Event("Arson", a, b, [fire, _During(p, a, crouch_end + ctx.sec(0.6))], visible_from=a + ctx.sec(0.7))
 
 
 def vandalism(ctx: Ctx, a: int, b: int) -> Event:

@@ -48,6 +48,7 @@ class Job:
     category: str
     seed: tuple[int, ...]
     scene_seed: tuple[int, ...] | None = None
+    difficulty: str = "hard"
 
 
 def _run(job: Job) -> dict:
@@ -57,6 +58,7 @@ def _run(job: Job) -> dict:
         job.category,
         np.random.SeedSequence(job.seed),
         np.random.SeedSequence(job.scene_seed) if job.scene_seed is not None else None,
+        difficulty=job.difficulty,
     )
     data = encode_mp4(v.frames, v.fps)
     return {
@@ -117,13 +119,21 @@ def plan(videos: int, zero_shot: int, seed: int) -> list[Job]:
     return jobs
 
 
-def generate(out: str | Path, videos: int = 160, zero_shot: int = 40, seed: int = 0, workers: int = 2) -> dict:
-    """Generate SynthCrime (``videos`` videos) and ``zero_shot`` videos in each zero-shot domain under ``out``.
+def generate(out: str | Path, videos: int = 160, zero_shot: int = 40, seed: int = 0, workers: int = 2,
+             difficulty: str = "clear") -> dict:
+    """Generate SynthCrime (``videos`` videos) and ``zero_shot`` videos in each zero-shot domain under ``out``, of
+    one ``difficulty`` (``clear`` or ``hard``, see :mod:`.world`).
 
     Returns the manifest (also written as ``out/manifest.json``).
     """
+    from dataclasses import replace
+
+    from vanguard.data.synthcrime.world import DIFFICULTIES
+
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"unknown SynthCrime difficulty {difficulty!r}; expected one of {DIFFICULTIES}")
     out = Path(out)
-    jobs = plan(videos, zero_shot, seed)
+    jobs = [replace(job, difficulty=difficulty) for job in plan(videos, zero_shot, seed)]
     started = time.time()
     results: list[dict] = []
     ctx = multiprocessing.get_context("fork")
@@ -134,7 +144,7 @@ def generate(out: str | Path, videos: int = 160, zero_shot: int = 40, seed: int 
     by_domain: dict[str, list[dict]] = {}
     for r in results:
         by_domain.setdefault(r["job"].domain, []).append(r)
-    manifest = {"seed": seed, "domains": {}}
+    manifest = {"seed": seed, "difficulty": difficulty, "domains": {}}
     writers = {"synthcrime": _write_ucf, "xd_violence": _write_xd, "shanghaitech": _write_sht}
     for name, rs in by_domain.items():
         writers[name](out / name, rs)
