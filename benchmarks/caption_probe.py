@@ -1,6 +1,6 @@
 """What the caption-pretrained backbone says about the test subclips: does its language model see the anomaly?
 
-    python benchmarks/caption_probe.py [--backbone outputs/demo/backbone] [--data outputs/demo/data/synthcrime]
+    python benchmarks/caption_probe.py [--backbone models/synthcrime-tiny-qwen3vl] [--data outputs/demo/data/synthcrime]
                                        [--length 16 --stride 8 --num-frames 8 --min-fraction 0.25] [--limit 0]
 
 The demo caption-pretrains its tiny backbone (``python -m vanguard backbone pretrain``) on videos of a split of
@@ -10,7 +10,7 @@ windowing (``vanguard.data.subclips``) and encoded as pretraining encodes its cl
 own clock, the backbone's pixel budget), and reads what it writes (greedy, like the stages' generation).
 
 The anomaly vocabulary comes from the data, not from a hand-written list: the words that the train split's captions
-(UCA-style sentences, ``vanguard.pretrain.caption_target`` of each window: what pretraining trains on) use in
+(UCA-style sentences, ``vanguard.pretrain_targets.what_happens`` of each window: what pretraining trains on) use in
 anomalous windows and never in any caption of a normal video. Rows:
 
 - how many distinct captions, and distinct first sentences, the model writes over the test subclips;
@@ -47,10 +47,10 @@ def labelled_windows(records, config) -> list[tuple]:
     """``(record, window, label, reference caption)`` of every window of ``records``, in order: the demo's windowing
     and labels, and the caption pretraining would train on for that window."""
     from vanguard.data.subclips import window_label, windows
-    from vanguard.pretrain import caption_target
+    from vanguard.pretrain_targets import what_happens
 
     return [(rec, win, window_label(win, rec.intervals or [], config.min_fraction),
-             caption_target(rec, *win.seconds(rec.fps)))
+             what_happens(rec, list(win.frame_indices), config.min_fraction))
             for rec in records for win in windows(rec.num_frames, config)]
 
 
@@ -90,7 +90,7 @@ def generate_captions(backbone: str, items: list[tuple], batch: int, max_new_tok
     return captions
 
 
-def measure(quick: bool = False, backbone: str = "outputs/demo/backbone", data: str = "outputs/demo/data/synthcrime",
+def measure(quick: bool = False, backbone: str = "models/synthcrime-tiny-qwen3vl", data: str = "outputs/demo/data/synthcrime",
             length: int = 16, stride: int = 8, num_frames: int = 8, min_fraction: float = 0.25, limit: int = 0,
             batch: int = 16, max_new_tokens: int = 48, work: str | None = None) -> list[dict]:
     from sklearn.metrics import roc_auc_score
@@ -132,7 +132,7 @@ def measure(quick: bool = False, backbone: str = "outputs/demo/backbone", data: 
 
 
 def add_args(ap) -> None:
-    ap.add_argument("--backbone", default="outputs/demo/backbone", help="the caption-pretrained backbone directory")
+    ap.add_argument("--backbone", default="models/synthcrime-tiny-qwen3vl", help="the caption-pretrained backbone directory")
     add_data_args(ap)
     ap.add_argument("--limit", type=int, default=0, help="caption this many random test subclips (0: all)")
     ap.add_argument("--batch", type=int, default=16)
