@@ -1,7 +1,7 @@
 """How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
 
     python benchmarks/learnability.py [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
-                                      [--pool max|mean|temporal|motion] [--shards outputs/demo/shards] [--backbone outputs/demo/backbone]
+                                      [--pool max|mean|temporal|motion] [--shards outputs/demo/shards] [--backbone models/synthcrime-tiny-qwen3vl]
 
 No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
 datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
@@ -16,7 +16,7 @@ reported every ``eval_every`` steps, with the running training loss next to a co
   ``--pool motion`` the largest change at one patch position (:func:`local_motion_features`).
 - ``cnn``: a three-layer 3D CNN trained from scratch on the same frames: a reference that owes nothing to the VLM.
 
-Needs a built demo (``make demo`` writes outputs/demo/shards and outputs/demo/backbone). Not part of ``run_all.py``:
+Needs a built demo (``make demo`` writes outputs/demo/shards; the backbone is the committed models/synthcrime-tiny-qwen3vl). Not part of ``run_all.py``:
 each arm takes 5-13 min on 2 cores at the defaults. ``--quick`` builds small test shards and a unit backbone
 itself (the smoke test's mode).
 """
@@ -176,7 +176,7 @@ def per_category(scores: torch.Tensor, labels: np.ndarray, categories: list[str]
 
 
 def measure(quick: bool = False, model: str = "qwen3vl", steps: int = 500, batch: int = 32, eval_every: int = 100,
-            lr: float = 5e-4, shards: str = "outputs/demo/shards", backbone: str = "outputs/demo/backbone",
+            lr: float = 5e-4, shards: str = "outputs/demo/shards", backbone: str = "models/synthcrime-tiny-qwen3vl",
             seed: int = 0, pool: str = "max", work: str | None = None) -> list[dict]:
     from torchmetrics.functional.classification import binary_auroc
 
@@ -254,7 +254,7 @@ def add_args(ap) -> None:
     ap.add_argument("--eval-every", dest="eval_every", type=int, default=100)
     ap.add_argument("--lr", type=float, default=5e-4, help="the backbone's learning rate (the head's is >= 1e-3)")
     ap.add_argument("--shards", default="outputs/demo/shards")
-    ap.add_argument("--backbone", default="outputs/demo/backbone")
+    ap.add_argument("--backbone", default="models/synthcrime-tiny-qwen3vl")
     ap.add_argument("--seed", type=int, default=0)
 
 

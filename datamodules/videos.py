@@ -69,7 +69,7 @@ class VideoFolderDataModule(LightningDataModule):
     def __init__(
         self,
         videos: str | None = None,
-        backbone_path: str = "outputs/demo/backbone",
+        backbone_path: str = "models/synthcrime-tiny-qwen3vl",
         frame_pixels: int = 128 * 128,
         num_frames: int = 16,
         window_seconds: float = 2.0,

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 SYNTH_DATA = {
     "class_path": "synth_subclips.SyntheticSubclipDataModule",
-    "init_args": {"backbone_path": "outputs/demo/backbone"},
+    "init_args": {"backbone_path": "models/synthcrime-tiny-qwen3vl"},
 }
 
 

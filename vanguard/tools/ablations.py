@@ -4,8 +4,8 @@ Per seed: the staged curriculum (1 -> 2 -> 3), stopping after stage 2 (no reason
 reasoning loss (``lm_weight: 0``: its extra classification epochs alone, the control for "reasoning regularises"),
 the monolithic stage (every objective from the start) and classification-only LoRA fine-tuning, each fit and tested
 with the same frame-level protocol; then the staged model's zero-shot transfer to the XD-Violence-style domain (AP)
-and the ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s backbone and shards, and the demo's own
-stage 1-3 runs as the staged chain of the seed they were fit with, when the configs they saved equal this seed's
+and the ShanghaiTech-style domain (AUC), with no adaptation. Reuses ``make demo``'s shards (and the committed
+pretrained backbone), and the demo's own stage 1-3 runs as the staged chain of the seed they were fit with, when the configs they saved equal this seed's
 (the same runs would be repeated otherwise). Writes ``outputs/ablations/ablations.{md,json}`` after every seed:
 mean and standard deviation over the seeds done so far, whatever they show.
 """
@@ -207,8 +207,8 @@ def ablations(seeds: list[int] = [0, 1, 2], out: Path = Path("outputs/ablations"
         seeds: training seeds (each variant is fit and tested once per seed).
         out: output folder (per-seed runs, ablations.md, ablations.json).
     """
-    if not Path(DEMO, "shards", "stats.json").exists() or not Path(DEMO, "backbone", "pretrain.json").exists():
-        raise SystemExit("ablations: run `make demo` first (it builds the backbone and the shards reused here)")
+    if not Path(DEMO, "shards", "stats.json").exists():
+        raise SystemExit("ablations: run `make demo` first (it builds the shards reused here)")
     start = time.time()
     results: dict = {}
     for seed in seeds:
