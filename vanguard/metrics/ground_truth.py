@@ -111,11 +111,11 @@ def load_ground_truth(
 
     ``test_list``: ShanghaiTech's ``SH_Test.txt`` (required), or XD-Violence's test video names (optional: with it
     a missing normal video is seen too)."""
-    if dataset == "ucf_crime":
-        return read_ucf_temporal(gt, read_frame_counts(frame_counts) if frame_counts else None)
     for name, given in (("ground truth", gt), ("test list", test_list), ("frame counts", frame_counts)):
         if given is not None and not Path(given).exists():
             raise AnnotationError(given, None, f"no such {name} file or folder")
+    if dataset == "ucf_crime":
+        return read_ucf_temporal(gt, read_frame_counts(frame_counts) if frame_counts else None)
     if dataset == "xd_violence":
         return read_xd_annotations(gt, video_ids, test_list)
     if dataset == "shanghaitech":
