@@ -1,6 +1,10 @@
 """The community's frame-level protocols (vad_anchors §2), so our numbers compare with published ones.
 
-Protocol, precisely:
+The default protocol is described below; each peer's variant (interval ends, frame counts, snippet truncation or
+padding, crop, re-weighting, AP variant) is a preset of :mod:`vanguard.metrics.presets`, chosen by ``protocol=``
+(``evaluate --protocol``; docs/protocols.md). Every result names its protocol and its ``coverage`` of the test set.
+
+Default protocol, precisely:
 
 1. Per video, ground truth is ``VideoAnnotation.frame_labels(N)``: frame ``i`` is 1 iff ``s <= i <= e`` for an
    annotated interval (endpoints inclusive, 0-based frame numbers, the UCF-Crime file's convention).
