@@ -285,3 +285,11 @@ def test_a_preset_without_a_rule_for_the_dataset_is_refused(tmp_path, fixtures_d
     with pytest.raises(ConfigError, match="protocol 'xdviodet' has no rule for 'ucf_crime'.*presets for ucf_crime: default, rtfm"):
         main([str(tmp_path / "s.npz"), str(fixtures_dir / "ucf_crime" / "Temporal_Anomaly_Annotation.txt"),
               "--protocol", "xdviodet"])
+
+
+def test_help_lists_every_preset_on_one_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    lines = capsys.readouterr().out.splitlines()
+    for name, preset in PRESETS.items():
+        assert f"  {name:<9} {preset.summary}" in lines, name
