@@ -78,7 +78,7 @@ def test_one_video_under_two_names_is_refused_not_overwritten(tmp_path, gt):
     _refused(_evaluate(peer, gt), "Abuse028_x264", "keep one")
 
 
-@pytest.mark.parametrize("case", ["missing", "empty npz", "empty json object", "not json", "not numbers",
+@pytest.mark.parametrize("case", ["missing", "empty npz", "empty json object", "not json", "json array", "not numbers",
                                   "no scores for a video", "text in npy", "3-D peer array"])
 def test_unreadable_score_files_name_the_file(tmp_path, gt, case):
     path = tmp_path / ("peer" if "peer" in case or "npy" in case else "s.json")
@@ -89,6 +89,8 @@ def test_unreadable_score_files_name_the_file(tmp_path, gt, case):
         path.write_text("{}")
     elif case == "not json":
         path.write_text("Abuse028_x264: 0.1 0.2\n")
+    elif case == "json array":
+        path.write_text("[[0.1, 0.2], [0.3]]")
     elif case == "not numbers":
         path.write_text(json.dumps({"Abuse028_x264": ["high", "low"]}))
     elif case == "no scores for a video":
@@ -98,7 +100,7 @@ def test_unreadable_score_files_name_the_file(tmp_path, gt, case):
         np.save(path / "Abuse028_x264.npy", np.array(["a", "b"]) if case == "text in npy" else np.zeros((2, 3, 4)))
     line = _refused(_evaluate(path, gt), path.name)
     expected = {"missing": "no such score", "empty npz": "not a readable .npz", "empty json object": "holds no video",
-                "not json": "not a JSON object", "not numbers": "'Abuse028_x264': expected a list of numbers",
+                "not json": "not a JSON object", "json array": "expected a JSON object", "not numbers": "'Abuse028_x264': expected a list of numbers",
                 "no scores for a video": "'Arrest001_x264' has no scores", "text in npy": "list of numbers",
                 "3-D peer array": "got shape (2, 3, 4)"}[case]
     assert expected in line, line

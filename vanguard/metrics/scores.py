@@ -101,10 +101,6 @@ def save_frame_scores(path: str | Path, scores: dict[str, np.ndarray]) -> Path:
     return path
 
 
-def _json_pairs(pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
-    return pairs  # keep every key, so a key given twice is seen (a dict would keep only the last)
-
-
 def _numeric(raw, where: str, name: str) -> np.ndarray:
     try:
         return np.asarray(raw, dtype=np.float64)
@@ -123,10 +119,11 @@ def _read_frame_entries(path: Path) -> list[tuple[str, np.ndarray]]:
             raise ScoreError(f"{path}: not a readable .npz of per-video score arrays ({err})") from None
     if path.suffix == ".json":
         try:
-            pairs = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_json_pairs)
+            # pairs, not a dict: a key given twice is seen (a dict keeps only the last)
+            pairs = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=list)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ScoreError(f"{path}: not a JSON object {{video_id: [frame scores]}} ({err})") from None
-        if not isinstance(pairs, list):
+        if not isinstance(pairs, list) or not all(isinstance(pair, tuple) for pair in pairs):
             raise ScoreError(f"{path}: expected a JSON object {{video_id: [frame scores]}}")
         return [(k, _numeric(v, str(path), k)) for k, v in pairs]
     raise ScoreError(f"{path}: expected frame_scores.npz or scores.json")
