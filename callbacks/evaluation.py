@@ -7,7 +7,9 @@ Into ``trainer.log_dir`` (rank 0, after ``StageBase.on_test_epoch_end`` gathered
 - ``ground_truth.json``: the test videos' temporal GT (:func:`vanguard.report.predictions.save_ground_truth`);
 - ``predictions/<video_id>.json``: the predictions format (:mod:`vanguard.report.predictions`), so
   ``python -m vanguard report LOG_DIR`` works on the run;
-- ``metrics.json``: the frame-level protocol (:func:`vanguard.metrics.protocols.evaluate_frame_scores`) plus
+- ``metrics.json``: the frame-level protocol (:func:`vanguard.metrics.protocols.evaluate_frame_scores`; its
+  ``coverage`` lists test videos of the catalog that have no scored subclip, and the printed summary and the report
+  carry a WARNING line when any is missing, since the figures then describe a subset) plus
   ``subclip`` (subclip-level AUC) and ``generation`` (invalid-answer rates by reason, grounding accuracy at IoU 0.5
   and mean IoU against the sample's GT boxes on the 0..1000 grid, ROUGE-L of generated vs teacher reasoning).
 
@@ -31,6 +33,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from vanguard.data.annotations import VideoAnnotation, VideoRecord
 from vanguard.errors import ConfigError
+from vanguard.metrics.protocols import coverage_warning
 
 SUMMARY_KEYS = (
     "auc_roc", "ap_pr_auc", "ap_step", "f1_at_0.5", "f1_best", "precision_at_0.5", "recall_at_0.5",
@@ -163,7 +166,9 @@ def summary_table(metrics: dict) -> str:
             rows.append((k, gen[k]))
     rows += [(f"invalid_rate/{r}", v) for r, v in ((k.split("/", 1)[1], v) for k, v in gen.items() if k.startswith("invalid_rate/")) if v]
     head = f"frame-level test metrics ({metrics.get('n_videos')} videos, {metrics.get('n_frames')} frames)"
-    return "\n".join([head, "| metric | value |", "|---|---|", *(f"| {k} | {fmt(v)} |" for k, v in rows)])
+    warning = coverage_warning(metrics.get("coverage"))
+    return "\n".join([*([warning] if warning else []), head, "| metric | value |", "|---|---|",
+                      *(f"| {k} | {fmt(v)} |" for k, v in rows), *([warning] if warning else [])])
 
 
 class FrameLevelEvaluation(Callback):

@@ -61,7 +61,7 @@ def test_evaluate_peer_snippets_with_crops(tmp_path, fixtures_dir, ucf_gt):
     pred = np.concatenate([np.repeat(means[a.video_id], 16) for a in ucf_gt])
     assert m["n_frames"] == len(gt) == sum(a.num_frames // 16 * 16 for a in ucf_gt)
     assert m["auc_roc"] == pytest.approx(roc_auc_score(gt, pred), abs=1e-6)
-    assert m["protocol"]["gt_length"] == "scores"
+    assert m["protocol"]["name"] == "default" and m["protocol"]["gt_length_sources"] == {"snippets x 16": 290}
 
 
 def test_evaluate_xd_violence_both_ap_variants(tmp_path, fixtures_dir):
@@ -83,8 +83,11 @@ def test_evaluate_xd_violence_both_ap_variants(tmp_path, fixtures_dir):
         scores[vid] = rng.random(500) * 0.8
         labels.append(np.zeros(500))
     save_frame_scores(tmp_path / "frame_scores.npz", scores)
-    main([str(tmp_path / "frame_scores.npz"), str(ann_path), "--dataset", "xd_violence"])
+    with pytest.raises(KeyError, match="460 of 510 test videos have no scores"):  # 40 of the 500 violent ones
+        main([str(tmp_path / "frame_scores.npz"), str(ann_path), "--dataset", "xd_violence"])
+    main([str(tmp_path / "frame_scores.npz"), str(ann_path), "--dataset", "xd_violence", "--allow_missing", "true"])
     m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["coverage"]["scored"] == 50 and len(m["coverage"]["missing"]) == 460 and not m["coverage"]["complete"]
     gt, pred = np.concatenate(labels), np.concatenate(list(scores.values()))
     p, r, _ = precision_recall_curve(gt, pred)
     assert m["ap_pr_auc"] == pytest.approx(auc(r, p), abs=1e-6)
@@ -113,5 +116,5 @@ def test_evaluate_shanghaitech_masks(tmp_path, fixtures_dir):
 
 def test_xd_unlisted_non_normal_video_is_an_error(tmp_path, fixtures_dir):
     save_frame_scores(tmp_path / "s.npz", {"some_video_label_B1-0-0": np.zeros(10)})
-    with pytest.raises(ValueError, match="neither annotated nor named as normal"):
+    with pytest.raises(ValueError, match="neither annotated nor named as normal"):  # an AnnotationError
         main([str(tmp_path / "s.npz"), str(fixtures_dir / "xd_violence" / "annotations.txt"), "--dataset", "xd_violence"])

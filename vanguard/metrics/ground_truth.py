@@ -26,7 +26,8 @@ from typing import Literal
 
 from vanguard.categories import NORMAL
 from vanguard.data import shanghaitech, ucf_crime, xd_violence
-from vanguard.data.annotations import AnnotationError, VideoAnnotation
+from vanguard.data.annotations import AnnotationError, VideoAnnotation, read_annotation_lines
+from vanguard.errors import ConfigError
 from vanguard.metrics.scores import video_id
 
 Dataset = Literal["ucf_crime", "xd_violence", "shanghaitech"]
@@ -55,11 +56,20 @@ def read_ucf_temporal(path: str | Path, frame_counts: dict[str, int] | None = No
     return anns
 
 
-def read_xd_annotations(path: str | Path, video_ids: Sequence[str]) -> list[VideoAnnotation]:
-    """XD-Violence ground truth for ``video_ids`` (the scored test videos), in that order."""
+def read_xd_annotations(
+    path: str | Path, video_ids: Sequence[str], test_list: str | Path | None = None
+) -> list[VideoAnnotation]:
+    """XD-Violence ground truth of the test set: the videos of ``test_list`` (one name a line) in its order, or
+    without one the scored ``video_ids`` in their order followed by every annotated (violent) video not scored, so
+    a missing violent video is seen; normal videos not scored can be seen only with a test list."""
     annotated = {video_id(a.video_id): a for a in xd_violence.read_annotations(path)}
+    if test_list is not None:
+        names = list(dict.fromkeys(video_id(line) for line in read_annotation_lines(test_list) if line.strip()))
+    else:
+        scored = {video_id(v) for v in video_ids}
+        names = list(video_ids) + [v for v in annotated if v not in scored]
     anns = []
-    for raw in video_ids:
+    for raw in names:
         vid = video_id(raw)
         try:
             ann = xd_violence.annotation_for_video(vid, annotated)
@@ -97,13 +107,19 @@ def load_ground_truth(
     test_list: str | Path | None = None,
     frame_counts: str | Path | None = None,
 ) -> list[VideoAnnotation]:
-    """Dispatch to the dataset's reader (``gt``: the UCF temporal file, XD annotations.txt, or SHT mask dir)."""
+    """Dispatch to the dataset's reader (``gt``: the UCF temporal file, XD annotations.txt, or SHT mask dir).
+
+    ``test_list``: ShanghaiTech's ``SH_Test.txt`` (required), or XD-Violence's test video names (optional: with it
+    a missing normal video is seen too)."""
+    for name, given in (("ground truth", gt), ("test list", test_list), ("frame counts", frame_counts)):
+        if given is not None and not Path(given).exists():
+            raise AnnotationError(given, None, f"no such {name} file or folder")
     if dataset == "ucf_crime":
         return read_ucf_temporal(gt, read_frame_counts(frame_counts) if frame_counts else None)
     if dataset == "xd_violence":
-        return read_xd_annotations(gt, video_ids)
+        return read_xd_annotations(gt, video_ids, test_list)
     if dataset == "shanghaitech":
         if test_list is None:
-            raise ValueError("ShanghaiTech needs --test_list (SH_Test.txt)")
+            raise ConfigError("ShanghaiTech needs --test_list (SH_Test.txt)")
         return read_sht_masks(gt, test_list)
-    raise ValueError(f"unknown dataset {dataset!r}")
+    raise ConfigError(f"unknown dataset {dataset!r}")

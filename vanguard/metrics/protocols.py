@@ -1,6 +1,10 @@
 """The community's frame-level protocols (vad_anchors §2), so our numbers compare with published ones.
 
-Protocol, precisely:
+The default protocol is described below; each peer's variant (interval ends, frame counts, snippet truncation or
+padding, crop, re-weighting, AP variant) is a preset of :mod:`vanguard.metrics.presets`, chosen by ``protocol=``
+(``evaluate --protocol``; docs/protocols.md). Every result names its protocol and its ``coverage`` of the test set.
+
+Default protocol, precisely:
 
 1. Per video, ground truth is ``VideoAnnotation.frame_labels(N)``: frame ``i`` is 1 iff ``s <= i <= e`` for an
    annotated interval (endpoints inclusive, 0-based frame numbers, the UCF-Crime file's convention).
@@ -36,16 +40,26 @@ counts are numpy (see :func:`_stats_at`). Tests check every number against sklea
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from vanguard.categories import NORMAL
 from vanguard.data.annotations import VideoAnnotation
+from vanguard.errors import VanguardError
+from vanguard.metrics.presets import frame_labels, get_protocol, label_length, reweight
+from vanguard.metrics.scores import ScoreError, by_video_id, check_scores
 from vanguard.metrics.scores import video_id as normalise_id
+
+
+class MissingScoresError(VanguardError, KeyError):
+    """Test videos without scores: a figure on the rest would not be the protocol's."""
+
+    def __str__(self) -> str:  # KeyError quotes its message
+        return str(self.args[0])
 
 SNIPPET_FRAMES = 16
 THRESHOLD = 0.5
@@ -252,45 +266,83 @@ def _ratio(a: int, b: int) -> float:
 
 
 # ---- the protocol --------------------------------------------------------------------------------------------------
+def coverage(video_scores: dict[str, np.ndarray], annotations: Sequence[VideoAnnotation]) -> dict:
+    """Which test videos the scores cover: ``test_videos``, ``scored``, ``missing`` (test videos without scores),
+    ``not_in_ground_truth`` (scored videos the ground truth does not list), ``complete``."""
+    test_ids = [normalise_id(a.video_id) for a in annotations]
+    scored = {normalise_id(k) for k in video_scores}
+    missing = [v for v in test_ids if v not in scored]
+    known = set(test_ids)
+    return {"test_videos": len(test_ids), "scored": len(test_ids) - len(missing), "missing": missing,
+            "not_in_ground_truth": sorted(scored - known), "complete": not missing}
+
+
+def coverage_warning(cov: dict | None) -> str | None:
+    """The line a person must read when a figure does not cover the whole test set (None when it does)."""
+    if not cov or cov.get("complete", True):
+        return None
+    missing = cov.get("missing") or []
+    return (f"WARNING: these figures cover {cov['scored']} of {cov['test_videos']} test videos, not the protocol's "
+            f"test set; {len(missing)} have no scores: {_listed(missing)}")
+
+
+def _listed(names: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
 def pooled_frame_arrays(
     video_scores: dict[str, np.ndarray],
     annotations: Sequence[VideoAnnotation],
-    gt_length: Literal["auto", "scores", "annotation"] = "auto",
+    gt_length: Literal["auto", "scores", "annotation"] | None = None,
     allow_missing: bool = False,
-) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
-    """Per video, in the annotations' (test-list) order: (ids, frame scores, frame labels), lengths matched.
+    protocol: str = "default",
+    dataset: str = "ucf_crime",
+    per_snippet: bool = False,
+) -> tuple[list[str], list[np.ndarray], list[np.ndarray], dict[str, int]]:
+    """Per video, in the annotations' (test-list) order: (ids, frame scores, frame labels), lengths matched by the
+    protocol's ground-truth rule (:mod:`vanguard.metrics.presets`), and a count of where the lengths came from.
 
-    Raises ``KeyError`` naming the missing videos unless ``allow_missing`` (then they are skipped).
+    ``per_snippet``: the scores are a peer's snippet scores repeated to frames (``snippets x 16``).
+    ``gt_length`` overrides the rule's length (``annotation``: the native count, an error where unknown).
+    Raises :class:`MissingScoresError` naming the missing videos unless ``allow_missing`` (then they are skipped);
+    scores that are NaN or infinite, or two entries of one video, are a :class:`ScoreError`.
     """
-    scores_by_id = {normalise_id(k): v for k, v in video_scores.items()}
-    missing = [a.video_id for a in annotations if normalise_id(a.video_id) not in scores_by_id]
-    if missing and not allow_missing:
-        raise KeyError(f"{len(missing)} of {len(annotations)} test videos have no scores, e.g. {missing[:5]}")
-    ids, all_scores, all_labels = [], [], []
+    preset = get_protocol(protocol)
+    rule = preset.rule(dataset)
+    if gt_length is not None:
+        rule = replace(rule, length={"auto": "auto", "scores": "scores", "annotation": "native"}[gt_length])
+    scores_by_id = by_video_id(video_scores.items(), "scores")
+    cov = coverage(scores_by_id, annotations)
+    if cov["missing"] and not allow_missing:
+        raise MissingScoresError(
+            f"{len(cov['missing'])} of {cov['test_videos']} test videos have no scores, so no figure of the protocol: "
+            f"{_listed(cov['missing'])} (allow_missing scores the rest, flagged as a subset)")
+    ids, all_scores, all_labels, sources = [], [], [], Counter()
     for ann in annotations:
         vid = normalise_id(ann.video_id)
         if vid not in scores_by_id:
             continue
-        s = np.asarray(scores_by_id[vid], dtype=np.float64).ravel()
-        if gt_length == "scores" or (gt_length == "auto" and ann.num_frames is None):
-            n = len(s)
-        elif ann.num_frames is None:
-            raise ValueError(f"{ann.video_id}: gt_length='annotation' but the annotation has no frame count")
-        else:
-            n = ann.num_frames
+        s = check_scores(vid, scores_by_id[vid], "scores")
+        if gt_length == "annotation" and ann.num_frames is None:
+            raise ScoreError(f"{ann.video_id}: gt_length='annotation' but the annotation has no frame count")
+        n, source = label_length(ann, len(s), rule, per_snippet)
+        sources[source] += 1
         ids.append(vid)
-        all_scores.append(fit_length(s, n))
-        all_labels.append(ann.frame_labels(n))
+        all_scores.append(reweight(fit_length(s, n), preset))
+        all_labels.append(frame_labels(ann, n, rule, dataset))
     if not ids:
-        raise ValueError("no video has both scores and ground truth")
-    return ids, all_scores, all_labels
+        raise ScoreError("no video has both scores and ground truth")
+    return ids, all_scores, all_labels, dict(sources)
 
 
 def evaluate_frame_scores(
     video_scores: dict[str, np.ndarray],
     annotations: Sequence[VideoAnnotation],
-    gt_length: Literal["auto", "scores", "annotation"] = "auto",
+    gt_length: Literal["auto", "scores", "annotation"] | None = None,
     allow_missing: bool = False,
+    protocol: str = "default",
+    dataset: str = "ucf_crime",
+    per_snippet: bool = False,
 ) -> dict:
     """Every frame-level metric of the protocol on per-video frame scores (see the module docstring).
 
@@ -298,10 +350,17 @@ def evaluate_frame_scores(
         video_scores: video id -> one score per frame (already expanded; see :func:`subclip_frame_scores`,
             :func:`snippet_frame_scores`).
         annotations: the test set's ground truth, in test-list order.
-        gt_length: ``auto`` (native count if known, else the score length), ``scores`` or ``annotation``.
-        allow_missing: skip test videos without scores instead of failing.
+        gt_length: override of the protocol's ground-truth length: ``auto`` (native count if known, else the score
+            length), ``scores`` or ``annotation``.
+        allow_missing: skip test videos without scores instead of failing; the result's ``coverage`` says which.
+        protocol: a preset of :data:`vanguard.metrics.presets.PRESETS` (ground-truth rule, weighting, AP variant).
+        dataset: which benchmark's rule of the protocol applies.
+        per_snippet: the scores are a peer's snippet scores repeated to frames.
     """
-    ids, per_scores, per_labels = pooled_frame_arrays(video_scores, annotations, gt_length, allow_missing)
+    ids, per_scores, per_labels, length_sources = pooled_frame_arrays(
+        video_scores, annotations, gt_length, allow_missing, protocol, dataset, per_snippet
+    )
+    preset = get_protocol(protocol)
     threshold = THRESHOLD
     ann_by_id = {normalise_id(a.video_id): a for a in annotations}
     scores, labels = np.concatenate(per_scores), np.concatenate(per_labels).astype(bool)
@@ -347,6 +406,12 @@ def evaluate_frame_scores(
         "video_f1_at_0.5": _f1(vst),
         "per_category_auc": per_category,
         "position_prior_auc": roc_auc(np.concatenate(position_prior_scores(per_labels)), labels),
-        "protocol": {"gt_length": gt_length, "threshold": threshold, "pooling": "frames of all videos concatenated"},
-        "notes": NOTES,
+        "ap": curve.ap_step() if preset.ap == "ap_step" else curve.ap_pr_auc(),
+        "coverage": coverage(video_scores, annotations),
+        "protocol": {"name": preset.name, "summary": preset.summary, "source": preset.sources.get(dataset, ""),
+                     "dataset": dataset, "ground_truth_rule": asdict(preset.rule(dataset)), "ap": preset.ap,
+                     "crop": preset.crop.get(dataset), "weighting": preset.weighting, "gt_length": gt_length,
+                     "gt_length_sources": length_sources, "threshold": threshold,
+                     "pooling": "frames of all videos concatenated"},
+        "notes": {**NOTES, "ap": f"the protocol's AP ({preset.name}: {preset.ap})"},
     }

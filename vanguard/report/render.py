@@ -20,7 +20,7 @@ from vanguard.data.annotations import VideoAnnotation
 from vanguard.io import write_text
 from vanguard.metrics.answers import invalid_answer_rates
 from vanguard.metrics.grounding import grounding_metrics
-from vanguard.metrics.protocols import NOTES, evaluate_frame_scores, fit_length
+from vanguard.metrics.protocols import NOTES, coverage_warning, evaluate_frame_scores, fit_length
 from vanguard.metrics.scores import load_frame_scores, video_id
 from vanguard.report import plots
 from vanguard.report.predictions import (
@@ -138,6 +138,9 @@ def render_run_report(
         metrics = evaluate_frame_scores(scores, annotations, allow_missing=True)
 
     blocks = [Block("h1", f"VANGUARD report: {run_dir.name}")]
+    warning = coverage_warning(metrics.get("coverage")) if metrics else None
+    if warning:  # the figures below describe a subset of the test set: say so before any of them
+        blocks.append(Block("p", warning))
     if metrics:
         notes = {**NOTES, **(metrics.get("notes") or {})}
         rows = [["metric", "value", "definition"]]

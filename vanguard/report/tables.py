@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from vanguard.metrics.protocols import NOTES
+from vanguard.metrics.protocols import NOTES, coverage_warning
 
 
 def _fmt(v) -> str:
@@ -14,9 +14,12 @@ def _fmt(v) -> str:
 
 
 def metrics_table(metrics: dict) -> str:
-    """One row per scalar metric (with its description where the protocol gives one), then per-category AUC."""
+    """One row per scalar metric (with its description where the protocol gives one), then per-category AUC; first
+    the warning line when the figures do not cover the whole test set."""
     notes = {**NOTES, **metrics.get("notes", {})}
-    lines = ["| metric | value | definition |", "|---|---|---|"]
+    warning = coverage_warning(metrics.get("coverage"))
+    lines = [f"**{warning}**", ""] if warning else []
+    lines += ["| metric | value | definition |", "|---|---|---|"]
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             lines.append(f"| {key} | {_fmt(value)} | {notes.get(key, '')} |")
