@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks
+	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks research
 
 demo: $(STAMP)
 	$(BIN)/python -m vanguard demo
@@ -27,7 +27,7 @@ ablations: $(STAMP)
 	$(BIN)/python -m vanguard ablations --out outputs/ablations
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py --out outputs/bench
+	$(BIN)/python -m benchmarks.run_all --out outputs/bench
 
 clean:
 	rm -rf outputs runs lightning_logs
