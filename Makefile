@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks
+	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks research
 
 # The demo's starting backbone (models/synthcrime-tiny-qwen3vl, committed): a tiny Qwen3-VL pretrained to say what
 # happens in a clip and to ground it, on SynthCrime videos of seed 1000 (the curriculum's are seed 0). Run once per
@@ -39,7 +39,7 @@ ablations: $(STAMP)
 	$(BIN)/python -m vanguard ablations --out outputs/ablations
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py --out outputs/bench
+	$(BIN)/python -m benchmarks.run_all --out outputs/bench
 
 clean:
 	rm -rf outputs runs lightning_logs

@@ -1,6 +1,6 @@
 """Overhead of constrained decoding per generated token, and batched vs one-by-one generation.
 
-    python benchmarks/constrained_decoding.py [--size unit|demo] [--batch 8] [--think none|required] [--repeat 3]
+    python -m benchmarks.constrained_decoding [--size unit|demo] [--batch 8] [--think none|required] [--repeat 3]
 
 Builds the tiny Qwen3-VL (no download), encodes random subclips, and times greedy generation through
 ``Backbone.generate`` on the same left-padded batch with and without :class:`vanguard.decoding.AnswerConstraint`.
@@ -13,22 +13,19 @@ batched call vs one call per sample. Target: overhead at most 15 % per token.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, row  # noqa: E402
-from vanguard.answer import parse_answer  # noqa: E402
-from vanguard.backbone import Backbone  # noqa: E402
-from vanguard.decoding import AnswerConstraint  # noqa: E402
-from vanguard.processing import collate  # noqa: E402
-from vanguard.tiny import build_tiny  # noqa: E402
+from benchmarks.common import cli_main, row
+from vanguard.answer import parse_answer
+from vanguard.backbone import Backbone
+from vanguard.decoding import AnswerConstraint
+from vanguard.processing import collate
+from vanguard.tiny import build_tiny
 
 
 class Counting(LogitsProcessor):

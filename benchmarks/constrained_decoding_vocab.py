@@ -1,6 +1,6 @@
 """The constraint's own cost on a Qwen-sized vocabulary (151,643 + specials), without a model.
 
-    python benchmarks/constrained_decoding_vocab.py [--vocab 151643] [--batch 8] [--answers 20] [--think none|required]
+    python -m benchmarks.constrained_decoding_vocab [--vocab 151643] [--batch 8] [--answers 20] [--think none|required]
 
 No Qwen tokenizer can be downloaded here, so a synthetic byte-level-BPE-like vocabulary stands in (single bytes,
 words with and without a leading space, digit runs, JSON punctuation runs, CJK, undecodable byte pieces, Qwen's
@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import random
 import string
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, row  # noqa: E402
-from vanguard.answer import parse_answer  # noqa: E402
-from vanguard.decoding import AnswerConstraint  # noqa: E402
+from benchmarks.common import cli_main, row
+from vanguard.answer import parse_answer
+from vanguard.decoding import AnswerConstraint
 
 
 class SyntheticTokenizer:

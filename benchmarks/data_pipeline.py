@@ -22,7 +22,7 @@ It also prints the share of the tight loop spent decoding. Data: synthetic 320x2
 vanguard.data.subclips; 5 windows per 16 s source video), the unit tiny backbone's real processor. Targets:
 pipeline >= 0.8 x limit and >= 3 x naive.
 
-Usage: ``PYTHONPATH=. python benchmarks/data_pipeline.py [--workers 2] [--samples 320]``
+Usage: ``python -m benchmarks.data_pipeline [--workers 2] [--samples 320]``
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import multiprocessing as mp
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,20 +38,15 @@ from pathlib import Path
 import psutil
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from benchmarks.common import cli_main, row  # noqa: E402
-from datamodules import SubclipDataModule  # noqa: E402
-from datamodules.eval_index import index_shards, read_entry  # noqa: E402
-from datamodules.streams import SubclipProcessor, subsample_positions  # noqa: E402
-from tests.helpers.shards import write_test_shards  # noqa: E402
-from vanguard.processing import collate  # noqa: E402
-from vanguard.schema import decode  # noqa: E402
-from vanguard.tiny import build_tiny  # noqa: E402
-from vanguard.video import decode_clip  # noqa: E402
+from benchmarks.common import cli_main, row
+from datamodules import SubclipDataModule
+from datamodules.eval_index import index_shards, read_entry
+from datamodules.streams import SubclipProcessor, subsample_positions
+from tests.helpers.shards import write_test_shards
+from vanguard.processing import collate
+from vanguard.schema import decode
+from vanguard.tiny import build_tiny
+from vanguard.video import decode_clip
 
 TARGET = "answer"
 #: the project's windows (vanguard/data/subclips.py): 16 frames sampled over 96 source frames (3.2 s at 30 fps)

@@ -1,6 +1,6 @@
 """Time the pooled frame-level protocol vs the number of frames (UCF-Crime's test set is ~1.1 M frames).
 
-    python benchmarks/eval_protocol.py [--sizes 100000 300000 1100000 3300000] [--sklearn]
+    python -m benchmarks.eval_protocol [--sizes 100000 300000 1100000 3300000] [--sklearn]
 
 Prints seconds per size and per million frames (flat = linear, up to the sort's log factor), for the whole
 ``evaluate_frame_scores`` (all metrics) and for the exact curve alone; ``--sklearn`` adds roc_auc_score +
@@ -9,16 +9,13 @@ average_precision_score for reference.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, row  # noqa: E402
-from vanguard.data.annotations import VideoAnnotation  # noqa: E402
-from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores  # noqa: E402
+from benchmarks.common import cli_main, row
+from vanguard.data.annotations import VideoAnnotation
+from vanguard.metrics.protocols import BinaryCurve, evaluate_frame_scores
 
 
 def synthetic_test_set(total_frames: int, seed: int = 0, video_frames: int = 4000):

@@ -1,6 +1,6 @@
 """Stage 1's feature cache: epochs after the first with ``cache_features=True`` vs ``False``, same seed.
 
-    python benchmarks/feature_cache.py [--size demo|unit] [--epochs 3] [--batches 20] [--batch 16] [--workers 1]
+    python -m benchmarks.feature_cache [--size demo|unit] [--epochs 3] [--batches 20] [--batch 16] [--workers 1]
 
 Two ``ClassifierWarmup`` runs through a real ``Trainer`` + ``SubclipDataModule`` on small real shards (320x240
 H.264 subclips written by ``tests.helpers.shards``), identical except for ``cache_features``. With the cache, a
@@ -13,15 +13,13 @@ padding of the batch). Target: epochs after the first >= 5x faster.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone  # noqa: E402
+from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone
 
 
 def run(backbone_path: str, shards: Path, cache: bool, epochs: int, batches: int, batch: int, workers: int) -> dict:

@@ -1,6 +1,6 @@
 """Lightning's overhead per training step: the stage-2 module through a Trainer vs a plain PyTorch loop.
 
-    python benchmarks/framework_overhead.py [--size demo|unit] [--batch 4] [--steps 8] [--rounds 5]
+    python -m benchmarks.framework_overhead [--size demo|unit] [--batch 4] [--steps 8] [--rounds 5]
 
 Both sides train the SAME ``GroundingStage`` (LoRA injected as ``callbacks.Curriculum`` does, through
 ``stage.prepare(lora=lora_config(...))``) on the SAME fixed, real training batch (read from real shards by the
@@ -15,15 +15,13 @@ Target: ratio <= 1.10.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone, training_batch  # noqa: E402
+from benchmarks.common import cli_main, median, real_shards, row, tiny_backbone, training_batch
 
 WARMUP = 2
 

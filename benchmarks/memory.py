@@ -1,6 +1,6 @@
 """Peak resident memory of a training step of each demo stage, and of stage 2 at two batch sizes.
 
-    python benchmarks/memory.py [--size demo|unit] [--batch 4] [--small 2] [--large 8] [--steps 3]
+    python -m benchmarks.memory [--size demo|unit] [--batch 4] [--small 2] [--large 8] [--steps 3]
 
 Each measurement runs in its own fresh process (``python -m benchmarks.memory --child ...``, one torch thread):
 it loads the tiny Qwen3-VL (``build_tiny(size="demo")`` by default), reads a real training batch for the stage's
@@ -26,8 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, ROOT, cli_main, real_shards, row, tiny_backbone  # noqa: E402
+from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, ROOT, cli_main, real_shards, row, tiny_backbone
 
 STAGES = {1: ("ClassifierWarmup", "none"), 2: ("GroundingStage", "answer"), 3: ("ReasoningStage", "reasoning")}
 

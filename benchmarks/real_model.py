@@ -1,6 +1,6 @@
 """On paper: Qwen3-VL-4B stage 2 (LoRA) on one 80 GB GPU, from the model's configuration (no weights needed).
 
-    python benchmarks/real_model.py [--config benchmarks/configs/qwen3_vl_4b.json] [--mfu 0.35]
+    python -m benchmarks.real_model [--config benchmarks/configs/qwen3_vl_4b.json] [--mfu 0.35]
 
 Parameter counts come from the model built on the ``meta`` device from ``configs/qwen3_vl_4b.json`` (the published
 config.json). Tokens per subclip: video tokens from the real processor's ``smart_resize`` (as ``python -m vanguard
@@ -23,11 +23,9 @@ Estimates (per sample, bf16 base, LoRA r=16 on the 7 LM projections, vision towe
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import ROOT, cli_main, row  # noqa: E402
+from benchmarks.common import ROOT, cli_main, row
 
 GPUS = {"H100 80GB SXM": 989e12, "A100 80GB": 312e12}  # dense bf16 peak FLOP/s
 LORA_R = 16

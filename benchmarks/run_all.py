@@ -1,10 +1,9 @@
 """Run every speed and memory benchmark (each in its own process) and gather their figures into one table: ``make bench``.
 
-``learnability.py``, ``handcrafted_probe.py``, ``grounding_probe.py`` and ``caption_probe.py`` are left out: they
-measure what SynthCrime lets a model learn, locate or say, on a built demo (seconds to minutes each; run them on
-their own).
+The research probes (``research/``: what SynthCrime lets a model learn, locate or say, on a built demo) are not
+run here. Each benchmark runs as a module from the repository root (``python -m benchmarks.<name>``), as this does:
 
-    python benchmarks/run_all.py [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
+    python -m benchmarks.run_all [--out outputs/bench] [--only NAME ...] [--quick] [--update-docs]
 
 Writes ``<out>/bench.json`` (rows, date, machine, seconds per benchmark) and ``<out>/bench.md`` (the table) and
 prints the table. ``--update-docs`` also replaces the table in docs/performance.md (between its bench markers).
@@ -24,29 +23,26 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import ROOT, fmt_value
 
-from benchmarks.common import fmt_value  # noqa: E402
-
-#: (name, script, extra arguments); ``--work`` is added for the scripts that share built models and shards
+#: (name, extra arguments) of each module ``benchmarks.<name>``; ``--work`` is added for those in SHARED_WORK
 BENCHMARKS = [
-    ("framework_overhead", "framework_overhead.py", ["--rounds", "4"]),
-    ("feature_cache", "feature_cache.py", []),
-    ("data_pipeline", "data_pipeline.py", []),
-    ("eval_protocol", "eval_protocol.py", []),
-    ("constrained_decoding", "constrained_decoding.py", ["--size", "demo"]),
-    ("constrained_decoding_vocab", "constrained_decoding_vocab.py", ["--answers", "4"]),
-    ("memory", "memory.py", []),
-    ("real_model", "real_model.py", []),
+    ("framework_overhead", ["--rounds", "4"]),
+    ("feature_cache", []),
+    ("data_pipeline", []),
+    ("eval_protocol", []),
+    ("constrained_decoding", ["--size", "demo"]),
+    ("constrained_decoding_vocab", ["--answers", "4"]),
+    ("memory", []),
+    ("real_model", []),
 ]
 SHARED_WORK = {"framework_overhead", "feature_cache", "memory", "real_model"}
 DOC_START, DOC_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def run_one(name: str, script: str, extra: list[str], work: Path, quick: bool, timeout: int) -> tuple[list[dict], float, str]:
+def run_one(name: str, extra: list[str], work: Path, quick: bool, timeout: int) -> tuple[list[dict], float, str]:
     out_json = work / f"{name}.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / script), "--json", str(out_json), *extra]
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", "--json", str(out_json), *extra]
     if name in SHARED_WORK:
         cmd += ["--work", str(work / "shared")]
     if quick:
@@ -89,11 +85,11 @@ def main() -> None:
     started = time.perf_counter()
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     rows, seconds, errors = [], {}, {}
-    for name, script, extra in BENCHMARKS:
+    for name, extra in BENCHMARKS:
         if a.only and name not in a.only:
             continue
         print(f"[bench] {name} ...", flush=True)
-        got, seconds[name], error = run_one(name, script, extra, work, a.quick, a.timeout)
+        got, seconds[name], error = run_one(name, extra, work, a.quick, a.timeout)
         if error:
             errors[name] = error
             print(f"[bench] {name} FAILED ({error}); log: {work / (name + '.log')}", flush=True)

@@ -25,16 +25,15 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from vanguard.answer import render_target
 from vanguard.categories import CATEGORY_INDEX
 from vanguard.errors import ConfigError, VanguardError
 from vanguard.processing import SubclipEncoder, collate
-from vanguard.schema import SchemaError, answer_of, decode
+from vanguard.schema import SchemaError, decode
+from vanguard.targets import TARGETS, asks_reasoning, training_text
 from vanguard.video import VideoDecodeError, decode_clip
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("none", "answer", "reasoning")
 #: a worker that met this many skipped samples without completing a batch emits them anyway (so an all-corrupt
 #: stream reaches the skip limit instead of spinning forever).
 MAX_PENDING_SKIPS = 64
@@ -116,17 +115,14 @@ class SubclipProcessor:
         return tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def target_text(self, meta: dict) -> str | None:
-        if not self.with_target or self.target == "none":
-            return None
-        if self.target == "answer":
-            return meta["answer"]
-        return render_target(answer_of(meta), meta["reasoning"])
+        """The sample's training text (:func:`vanguard.targets.training_text`); None for prompt-only items."""
+        return training_text(self.target, meta) if self.with_target else None
 
     def encode_frames(self, frames: np.ndarray, meta: dict) -> dict:
         """Encode decoded frames with ``meta`` (fps, frame_indices); adds label, category and meta. The video
         patches stay uint8 (the model side normalises them on its device: ``vanguard.processing.normalize_patches``)."""
         item = self.encoder.encode(
-            frames, meta["fps"], meta["frame_indices"], target=self.target_text(meta), reasoning=self.target == "reasoning",
+            frames, meta["fps"], meta["frame_indices"], target=self.target_text(meta), reasoning=asks_reasoning(self.target),
             normalize=False,
         )
         item["label"] = int(meta.get("label", -1))

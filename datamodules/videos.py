@@ -17,6 +17,7 @@ from datamodules.predict import video_windows_loader
 from datamodules.streams import share_cores_with_workers
 from vanguard.data.subclips import WindowConfig, windows
 from vanguard.errors import ConfigError
+from vanguard.targets import asks_reasoning
 from vanguard.video import VideoDecodeError, probe
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
@@ -122,7 +123,7 @@ class VideoFolderDataModule(LightningDataModule):
         if self.reasoning is not None:
             return self.reasoning
         module = self.trainer.lightning_module if self.trainer is not None else None
-        return getattr(module, "target", "none") == "reasoning"
+        return asks_reasoning(getattr(module, "target", "none"))
 
     def predict_dataloader(self):
         return video_windows_loader(self.entries(), self.backbone_path, self.frame_pixels, self.num_frames,

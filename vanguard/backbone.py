@@ -83,7 +83,7 @@ class Backbone(nn.Module):
             :func:`temporal_max_per_subclip`) or ``vision_temporal+prompt``. A max keeps a cue that fills a few
             patches, which a mean over the frame washes out; the change adds motion across the subclip, which the
             tower (attending within two frames) does not see; on SynthCrime the tiny backbone learns the anomaly
-            from the vision tower and not through the merger and language model (docs/performance.md). Causal
+            from the vision tower and not through the merger and language model (research/findings.md). Causal
             attention keeps every option free of the target text, so features can be taken from the same forward
             pass as the LM loss.
     """

@@ -34,7 +34,8 @@ def test_setup_prints_counts_and_exports_to_default_root(tiny_backbone_dir, fit,
 
 def test_export_dir_option_and_second_fit_does_not_reinject(tiny_backbone_dir, tmp_path):
     import lightning.pytorch as pl
-    from synth_subclips import SyntheticSubclipDataModule
+
+    from tests.stages.synth_subclips import SyntheticSubclipDataModule
 
     stage = GroundingStage(_backbone(tiny_backbone_dir))
     cb = Curriculum(export_dir=str(tmp_path / "elsewhere"), lora_r=4)
@@ -67,7 +68,8 @@ def test_stage1_export_into_stage3_gets_a_fresh_adapter(tiny_backbone_dir, fit, 
 
 def test_lora_on_vision_when_configured(tiny_backbone_dir, tmp_path):
     import lightning.pytorch as pl
-    from synth_subclips import SyntheticSubclipDataModule
+
+    from tests.stages.synth_subclips import SyntheticSubclipDataModule
 
     stage = GroundingStage(_backbone(tiny_backbone_dir))
     trainer = pl.Trainer(

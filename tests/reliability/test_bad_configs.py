@@ -102,7 +102,7 @@ def test_trust_remote_code_is_never_turned_on():
     ships code and checks it is not run."""
     turned_on = re.compile(r"trust_remote_code\W{0,3}[=:]\s*(?![Ff]alse\b)\S")
     hits, explicit_off = [], 0
-    for folder in ("vanguard", "datamodules", "callbacks", "experiments", "benchmarks"):
+    for folder in ("vanguard", "datamodules", "callbacks", "experiments", "benchmarks", "research"):
         for path in sorted((ROOT / folder).rglob("*")):
             if not path.is_file() or path.suffix not in (".py", ".yaml", ".yml", ".sbatch", ".sh", ".json", ".toml"):
                 continue

@@ -248,9 +248,7 @@ def test_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(tmp_p
 def backbone_stage(tiny_backbone_dir):
     """A fresh stage 1 on the tiny backbone, and tests/stages' ``fit_stage(stage, root, max_steps=...)`` (synthetic
     clips, a ``last.ckpt`` in ``root/checkpoints`` every step)."""
-    sys.path.insert(0, str(ROOT / "tests" / "stages"))
-    from synth_subclips import fit_stage
-
+    from tests.stages.synth_subclips import fit_stage
     from vanguard.backbone import Backbone
     from vanguard.stages import ClassifierWarmup
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # synth_subclips: importable by class_path in CLI tests
-
-from synth_subclips import fit_stage, make_batch  # noqa: E402
+from tests.stages.synth_subclips import fit_stage, make_batch
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from vanguard.answer import Answer, Box, render_answer, render_target
+from vanguard.answer import Answer, Box, render_answer
 from vanguard.categories import CATEGORY_INDEX, NORMAL
 from vanguard.processing import SubclipEncoder, collate
 from vanguard.schema import sample_key
+from vanguard.targets import asks_reasoning, training_text
 
 ANOMALY = "Fighting"
 
@@ -54,19 +55,9 @@ def make_clip(index: int, anomalous: bool, num_frames: int = 8, height: int = 48
     return frames, meta
 
 
-def target_text(meta: dict, target: str) -> str | None:
-    if target == "none":
-        return None
-    if target == "answer":
-        return meta["answer"]
-    from vanguard.answer import parse_answer
-
-    return render_target(parse_answer(meta["answer"]).answer, meta["reasoning"])
-
-
 def encode_item(encoder: SubclipEncoder, frames, meta, target: str) -> dict:
     item = encoder.encode(
-        frames, meta["fps"], meta["frame_indices"], target=target_text(meta, target), reasoning=target == "reasoning"
+        frames, meta["fps"], meta["frame_indices"], target=training_text(target, meta), reasoning=asks_reasoning(target)
     )
     item["label"] = torch.tensor(meta["label"])
     item["category"] = torch.tensor(CATEGORY_INDEX[meta["category"]])

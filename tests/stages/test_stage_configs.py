@@ -18,7 +18,7 @@ from vanguard.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 SYNTH_DATA = {
-    "class_path": "synth_subclips.SyntheticSubclipDataModule",
+    "class_path": "tests.stages.synth_subclips.SyntheticSubclipDataModule",
     "init_args": {"backbone_path": "models/synthcrime-tiny-qwen3vl"},
 }
 

@@ -56,8 +56,8 @@ def test_generation_is_constrained_by_default(backbone):
 
 def test_test_run_writes_subclip_scores(tiny_backbone_dir, fit, tmp_path):
     from lightning.pytorch.loggers import TensorBoardLogger
-    from synth_subclips import SyntheticSubclipDataModule
 
+    from tests.stages.synth_subclips import SyntheticSubclipDataModule
     from vanguard.backbone import Backbone
 
     stage = ClassifierWarmup(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64))

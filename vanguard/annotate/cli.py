@@ -140,7 +140,7 @@ def annotate(
             2x2 merge, bicubic); a backbone with other patch or merge sizes must be named here.
         shard_crf: x264 constant rate factor of the stored subclip mp4s (0-51, lower keeps more detail and takes
             more bytes). 23 is x264's default; on SynthCrime 10 gives 2.5-4x the bytes and +4 dB PSNR and did not
-            change what a model learns (docs/performance.md).
+            change what a model learns (research/findings.md).
     """
     from lightning.pytorch import Trainer
 

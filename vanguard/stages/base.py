@@ -19,6 +19,9 @@ attributes (``target``, ``uses_lora``, ``freeze_backbone``) and loss weights; th
 
 Freezing and LoRA injection happen in :meth:`prepare`, which ``callbacks.Curriculum`` calls in ``setup`` (before
 DDP wraps the model and before the optimizer exists). Without the callback, :meth:`setup` prepares with defaults.
+
+docs/stages.md writes each stage's objective as a formula: losses, training text and masked tokens, what is frozen
+and what is handed on.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ from vanguard.errors import ConfigError, NonFiniteLossError
 from vanguard.stages.batching import batch_size
 from vanguard.stages.evaluation import GenerationMetrics
 from vanguard.stages.heads import ClassificationHead, HeadOutput
-
-Target = Literal["none", "answer", "reasoning"]
+from vanguard.targets import Target
 
 
 def sample_record_fields(meta: dict) -> dict:

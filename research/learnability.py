@@ -1,7 +1,7 @@
 """How much of SynthCrime's content can be learnt at all, in minutes of CPU: the ceiling the demo's figures sit under.
 
-    python benchmarks/learnability.py [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
-                                      [--pool max|mean|temporal|motion] [--shards outputs/demo/shards] [--backbone models/synthcrime-tiny-qwen3vl]
+    python -m research.learnability [--model qwen3vl|vision|cnn] [--steps 500] [--batch 32] [--eval-every 100]
+                                    [--pool max|mean|temporal|motion] [--shards outputs/demo/shards] [--backbone models/synthcrime-tiny-qwen3vl]
 
 No curriculum, no LoRA, no text target: the train split's subclips (the demo's shards, decoded and subsampled by the
 datamodule's own code) train a classifier on the anomaly label alone, and the test split's subclip ROC-AUC is
@@ -23,7 +23,6 @@ itself (the smoke test's mode).
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -31,8 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, cli_main, real_shards, row, tiny_backbone  # noqa: E402
+from benchmarks.common import DEMO_FRAMES, DEMO_PIXELS, cli_main, real_shards, row, tiny_backbone
 
 BENCH = "learnability"
 

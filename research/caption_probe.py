@@ -1,7 +1,7 @@
 """What the caption-pretrained backbone says about the test subclips: does its language model see the anomaly?
 
-    python benchmarks/caption_probe.py [--backbone models/synthcrime-tiny-qwen3vl] [--data outputs/demo/data/synthcrime]
-                                       [--length 16 --stride 8 --num-frames 8 --min-fraction 0.25] [--limit 0]
+    python -m research.caption_probe [--backbone models/synthcrime-tiny-qwen3vl] [--data outputs/demo/data/synthcrime]
+                                     [--length 16 --stride 8 --num-frames 8 --min-fraction 0.25] [--limit 0]
 
 The demo caption-pretrains its tiny backbone (``python -m vanguard backbone pretrain``) on videos of a split of
 their own before the curriculum starts. This probe asks that backbone the pretraining question
@@ -25,16 +25,14 @@ anomalous windows and never in any caption of a normal video. Rows:
 from __future__ import annotations
 
 import re
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import DEMO_PIXELS, cli_main, quick_synthcrime, row, tiny_backbone  # noqa: E402
-from benchmarks.handcrafted_probe import add_data_args  # noqa: E402
+from benchmarks.common import DEMO_PIXELS, cli_main, quick_synthcrime, row, tiny_backbone
+from research.handcrafted_probe import add_data_args
 
 BENCH = "caption_probe"
 

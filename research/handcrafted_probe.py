@@ -1,7 +1,7 @@
 """What a detector built for fixed cameras reads from SynthCrime's pixels: a reference the demo's model is held to.
 
-    python benchmarks/handcrafted_probe.py [--data outputs/demo/data/synthcrime] [--context 4]
-                                           [--length 16 --stride 8 --num-frames 8 --min-fraction 0.25]
+    python -m research.handcrafted_probe [--data outputs/demo/data/synthcrime] [--context 4]
+                                         [--length 16 --stride 8 --num-frames 8 --min-fraction 0.25]
 
 No VLM and no learnt features: every subclip of the demo's windowing (``vanguard.data.subclips``, the annotation's
 labels) is described by hand-made statistics, and a gradient-boosted tree ensemble (scikit-learn) learns the anomaly
@@ -33,14 +33,12 @@ test's mode). At the defaults the features take ~2 min over the demo's 144 train
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
+from benchmarks.common import cli_main, quick_synthcrime, row
 
 BENCH = "handcrafted_probe"
 CELL = 8  # pixels per cell side

@@ -1,11 +1,11 @@
 """How far grounding at IoU 0.5 is from what SynthCrime's pixels show: boxes from the camera's background.
 
-    python benchmarks/grounding_probe.py [--data outputs/demo/data/synthcrime] [--split test]
+    python -m research.grounding_probe [--data outputs/demo/data/synthcrime] [--split test]
 
 A reference for the demo's grounding figure, with no model: on the keyframe of every anomalous subclip of the demo's
 windowing that has ground-truth boxes (the subclips the stages' grounding accuracy counts), the pixels that differ
 from the camera's background (the per-pixel median of the video's frames within 4 s, as
-``benchmarks/handcrafted_probe.py``; the cameras are fixed) are cleaned by a morphological opening and closing and
+``research/handcrafted_probe.py``; the cameras are fixed) are cleaned by a morphological opening and closing and
 split into connected blobs (scipy.ndimage), and each blob's bounding box is a candidate. Arms, scored by the
 project's own grounding metric (``vanguard.metrics.grounding``, accuracy at IoU 0.5 = the fraction of ground-truth
 boxes some predicted box overlaps at IoU >= 0.5):
@@ -21,15 +21,13 @@ Also the ground-truth boxes' median width and height on Qwen3-VL's 0..1000 grid:
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
-from benchmarks.common import cli_main, quick_synthcrime, row  # noqa: E402
-from benchmarks.handcrafted_probe import FOREGROUND, add_data_args, background  # noqa: E402
+from benchmarks.common import cli_main, quick_synthcrime, row
+from research.handcrafted_probe import FOREGROUND, add_data_args, background
 
 BENCH = "grounding_probe"
 
