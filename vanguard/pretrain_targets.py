@@ -6,7 +6,7 @@ backbone learns the same two skills on SynthCrime videos of a seed of their own 
 - **what happens**: the clip's caption leads with the event (``"A fight on the left of the frame: they exchange
   blows."``) or says that nothing unusual happens, followed by what the scene shows (a UCA-style sentence that
   overlaps no anomaly). Captions that only describe the scene taught the earlier tiny model the scene kind and the
-  caption template, never the event (``benchmarks/caption_probe.py``: anomaly-word ROC-AUC 0.50), so the event
+  caption template, never the event (``research/caption_probe.py``: anomaly-word ROC-AUC 0.50), so the event
   comes first here and is worded one way per category.
 - **referring grounding**: "locate every <label> in the last frame", answered with Qwen3-VL's bare box list.
 
