@@ -200,8 +200,9 @@ class Backbone(nn.Module):
         return self.forward(batch)[1]
 
     @torch.no_grad()
-    def generate(self, batch: dict, max_new_tokens: int = 256, logits_processor=None) -> list[str]:
-        """Greedy generation for a left-padded batch; returns the new text of each sample."""
+    def generate(self, batch: dict, max_new_tokens: int = 256, logits_processor=None, **controls) -> list[str]:
+        """Greedy generation for a left-padded batch; returns the new text of each sample. ``controls``: more HF
+        generation settings (``repetition_penalty``, ``no_repeat_ngram_size``, ...)."""
         inputs = self._inputs(batch)
         inputs.pop("labels", None)
         out = self.model.generate(
@@ -210,6 +211,7 @@ class Backbone(nn.Module):
             do_sample=False,
             logits_processor=logits_processor,
             pad_token_id=self.tokenizer.pad_token_id,
+            **controls,
         )
         new = out[:, inputs["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
