@@ -186,6 +186,9 @@ def explain(
         annotations: a dataset root with temporal ground truth, shaded on the timelines.
         dataset: that root's dataset.
     """
+    from datamodules.videos import list_videos
+
+    list_videos(videos)  # a wrong path says so before the model loads
     options = {"window_seconds": window_seconds, "stride_seconds": stride_seconds, "batch_size": batch_size,
                "num_workers": num_workers, "accelerator": accelerator, "annotations": annotations, "dataset": dataset}
     if threshold is not None:

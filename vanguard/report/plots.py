@@ -74,7 +74,7 @@ def score_timeline(
     ax.plot(t, frame_scores, lw=1.2, c="tab:blue", label="anomaly score")
     ax.axhline(threshold, ls="--", c="grey", lw=0.8, label=f"threshold {threshold:g}")
     ax.set(xlabel="time (s)", ylabel="score", ylim=(-0.02, 1.02), xlim=(0, max(t[-1], 1e-3)), title=_plain(title))
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the plot: never over an event
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
