@@ -109,3 +109,25 @@ def test_explain_bad_input_is_one_line_exit_2(tiny_export, tmp_path):
         done = subprocess.run([sys.executable, "-m", "vanguard", "explain", *args], capture_output=True, text=True,
                               timeout=300, env=env, cwd=tmp_path)
         assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_text_only_for_flagged_windows_and_events_split_at_unflagged_ones(tiny_export, tmp_path):
+    """Windows flagged T T F F T give two events (0-3 s and 4-6 s); only the flagged windows get text, generated
+    as a sub-batch of the batch, and each answer states its window's decision."""
+    from vanguard import Explainer
+    from vanguard.decision import Decision
+
+    flags = [True, True, False, False, True]
+    explainer = Explainer.load(str(tiny_export), window_seconds=2.0, stride_seconds=1.0, batch_size=5,
+                               accelerator="cpu")
+    categories = ["Arson", "Arson", "Normal", "Normal", "Robbery"]
+    explainer.stage.decide = lambda out: [Decision(0.9 if f else 0.1, f, c) for f, c in zip(flags, categories)]
+    events = explainer.explain(foreign_video(tmp_path / "clip.mp4"), tmp_path / "out")
+    assert [(e.start_s, e.end_s, e.category, e.subclips) for e in events] == [
+        (0.0, pytest.approx(3.0), "Arson", 2), (pytest.approx(4.0), pytest.approx(6.0), "Robbery", 1)]
+    (pred,) = read_predictions(tmp_path / "out")
+    assert [bool(s.raw_text) for s in pred.subclips] == flags
+    assert [s.category for s in pred.subclips] == categories
+    for s in pred.subclips[:2] + pred.subclips[4:]:
+        assert s.parse_reason is None and s.boxes
