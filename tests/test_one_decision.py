@@ -104,3 +104,32 @@ def test_repetition_rate_counts_texts_with_a_4gram_more_than_3_times():
     three = "the man hits the car " * 3 + "and leaves"
     assert repeats(loop) and not repeats(three) and not repeats("")
     assert repetition_rate([loop, three, None, "  "]) == {"repetition_rate": 0.5, "repetition_texts": 2}
+
+
+def test_training_targets_follow_the_rule(tiny_backbone, tiny_backbone_dir):
+    """With ``require_boxes`` an anomalous training sample without a box teaches no answer text (its LM labels are
+    masked; the head still trains on it), and a batch left with no target gives a zero LM loss, not NaN."""
+    import numpy as np
+
+    from datamodules.streams import SubclipProcessor
+    from vanguard.answer import Answer, render_answer
+    from vanguard.processing import IGNORE_INDEX, collate
+
+    frames = np.random.default_rng(0).integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
+    box = {"bbox_2d": [100, 200, 300, 400], "label": "man"}
+    meta = {"fps": 8.0, "frame_indices": list(range(8)), "label": 1, "category": "Fighting", "boxes": [],
+            "answer": render_answer(Answer(True, "Fighting")), "reasoning": "two men fight"}
+    cases = [(True, meta, True), (False, meta, False), (True, {**meta, "boxes": [box]}, False),
+             (True, {**meta, "label": 0, "category": NORMAL, "answer": render_answer(Answer(False))}, False)]
+    items = []
+    for require, sample, masked in cases:
+        for target in ("answer", "reasoning"):
+            processor = SubclipProcessor(str(tiny_backbone_dir), 64 * 64, 8, target, True, require_boxes=require)
+            item = processor.encode_frames(frames, dict(sample))
+            assert bool((item["labels"] == IGNORE_INDEX).all()) == masked, (require, sample["boxes"], target)
+            items.append(item)
+    batch = collate([items[0]], tiny_backbone.tokenizer.pad_token_id)
+    _, loss = tiny_backbone.forward(batch)
+    assert float(loss.detach()) == 0.0 and loss.requires_grad
+    _, loss = tiny_backbone.forward(collate([items[0], items[4]], tiny_backbone.tokenizer.pad_token_id))
+    assert float(loss.detach()) > 0.0  # the boxed sample's answer still trains

@@ -52,6 +52,9 @@ def causal_lm_forward(model: nn.Module, inputs: dict, **kwargs) -> tuple:
     (the smallest HF allows) is kept. ``output.logits`` holds the kept rows only."""
     inputs = dict(inputs)
     labels = inputs.pop("labels", None)
+    if labels is not None and not bool((labels != IGNORE_INDEX).any()):  # no sample of the batch has a target
+        out = model(**inputs, logits_to_keep=1, **kwargs)  # (the datamodule masks a target that breaks the rule)
+        return out, out.logits.float().sum() * 0.0  # a zero loss, still part of the graph
     keep = answer_positions(labels) if labels is not None else 1
     out = model(**inputs, logits_to_keep=keep, **kwargs)
     if labels is None:
