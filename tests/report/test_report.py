@@ -135,3 +135,16 @@ def test_report_cli(run_dir, capsys):
     assert (run_dir / "report" / "report.html").is_file()
     assert (run_dir / "report" / "videos" / "Normal001.html").is_file()
     assert "report.html" in capsys.readouterr().out
+
+
+def test_predictions_of_the_first_format_read_with_their_events(run_dir, tmp_path):
+    """A ``vanguard.predictions/1`` file (no events, no threshold) reads with its events merged at 0.5."""
+    path = run_dir / "predictions" / "Fighting001.json"
+    raw = json.loads(path.read_text())
+    old = {k: v for k, v in raw.items() if k not in ("events", "threshold")}
+    (tmp_path / "old.json").write_text(json.dumps({**old, "format": "vanguard.predictions/1"}))
+    from vanguard.report.predictions import read_video_predictions
+
+    video = read_video_predictions(tmp_path / "old.json")
+    assert video.threshold == 0.5 and [(e.start_frame, e.end_frame) for e in video.events] == [(20, 49)]
+    assert video.events == read_video_predictions(path).events

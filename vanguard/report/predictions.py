@@ -31,7 +31,7 @@ from vanguard.data.annotations import VideoAnnotation
 from vanguard.io import write_json
 from vanguard.metrics.protocols import subclip_frame_scores
 
-FORMAT = "vanguard.predictions/2"  # /2: events and threshold (a /1 file reads with no events)
+FORMAT = "vanguard.predictions/2"  # /2: events and threshold (a /1 file reads with its events merged at 0.5)
 READABLE = ("vanguard.predictions/1", FORMAT)
 PREDICTIONS_DIR = "predictions"
 GROUND_TRUTH_FILE = "ground_truth.json"
@@ -165,14 +165,20 @@ def _boxes(raw) -> list[PixelBox] | None:
 
 def read_video_predictions(path: str | Path) -> VideoPredictions:
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    if raw.pop("format", None) not in READABLE:
+    fmt = raw.pop("format", None)
+    if fmt not in READABLE:
         raise ValueError(f"{path}: not a {FORMAT} file")
     subclips = []
     for s in raw.pop("subclips"):
         s["boxes"], s["gt_boxes"] = _boxes(s["boxes"]), _boxes(s.get("gt_boxes"))
         subclips.append(SubclipPrediction(**s))
     events = [Event(**{**e, "boxes": _boxes(e.get("boxes")) or []}) for e in raw.pop("events", [])]
-    return VideoPredictions(**raw, subclips=subclips, events=events)
+    video = VideoPredictions(**raw, subclips=subclips, events=events)
+    if fmt != FORMAT:  # written before events: merged here, at the threshold of the time (0.5)
+        from vanguard.report.events import with_events
+
+        with_events(video, video.threshold)
+    return video
 
 
 def read_predictions(run_dir: str | Path) -> list[VideoPredictions]:
