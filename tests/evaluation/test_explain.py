@@ -104,8 +104,10 @@ def test_explainer_from_python_and_a_video_without_event(tiny_export, tmp_path):
 
 def test_explain_bad_input_is_one_line_exit_2(tiny_export, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    video = foreign_video(tmp_path / "clip.mp4")
     for args, expected in (([str(tmp_path / "nope.mp4"), "--model", str(tiny_export)], "neither a video file"),
-                           ([str(tmp_path), "--model", str(tmp_path / "no_export")], "no stage.json")):
+                           ([str(tmp_path / "empty")], "neither a video file"),
+                           ([str(video), "--model", str(tmp_path / "no_export")], "no stage.json")):
         done = subprocess.run([sys.executable, "-m", "vanguard", "explain", *args], capture_output=True, text=True,
                               timeout=300, env=env, cwd=tmp_path)
         assert done.returncode == 2 and expected in done.stderr and "Traceback" not in done.stderr, done.stderr
