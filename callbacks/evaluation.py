@@ -5,13 +5,16 @@ Into ``trainer.log_dir`` (rank 0, after ``StageBase.on_test_epoch_end`` gathered
 - ``frame_scores.npz``: per-video frame scores (:func:`vanguard.metrics.protocols.frame_scores_from_subclips`,
   frame counts from the dataset catalog's ``num_frames``), readable by ``python -m vanguard evaluate``;
 - ``ground_truth.json``: the test videos' temporal GT (:func:`vanguard.report.predictions.save_ground_truth`);
-- ``predictions/<video_id>.json``: the predictions format (:mod:`vanguard.report.predictions`), so
+- ``predictions/<video_id>.json``: the predictions format (:mod:`vanguard.report.predictions`), events included, so
   ``python -m vanguard report LOG_DIR`` works on the run;
 - ``metrics.json``: the frame-level protocol (:func:`vanguard.metrics.protocols.evaluate_frame_scores`; its
   ``coverage`` lists test videos of the catalog that have no scored subclip, and the printed summary and the report
   carry a WARNING line when any is missing, since the figures then describe a subset) plus
-  ``subclip`` (subclip-level AUC) and ``generation`` (invalid-answer rates by reason, grounding accuracy at IoU 0.5
-  and mean IoU against the sample's GT boxes on the 0..1000 grid, ROUGE-L of generated vs teacher reasoning).
+  ``subclip`` (subclip-level AUC), ``generation`` (invalid-answer rates by reason, grounding accuracy at IoU 0.5
+  and mean IoU against the sample's GT boxes on the 0..1000 grid, ROUGE-L of generated vs teacher reasoning, and
+  the one-decision checks: answers that differ from the head's decision or category, anomalous answers without a
+  box, the repetition rate of the reasoning) and ``events`` (events against the temporal GT:
+  :func:`vanguard.report.events.event_counts`); ``protocol.threshold`` is the decision threshold.
 
 The dataset (for frame counts and temporal GT) is ``annotations`` + ``dataset``, or by default the ``source`` the
 annotation pipeline recorded in ``<shards>/manifest.json`` of the datamodule.
@@ -56,10 +59,11 @@ def _boxes_xyxy(raw: list[dict]) -> list[list[float]]:
 
 
 def generation_metrics(records: list[dict], reasoning: bool) -> dict:
-    """Invalid-answer rates, grounding (IoU 0.5 accuracy, mean IoU) and, for reasoning stages, ROUGE-L."""
-    from vanguard.metrics.answers import invalid_answer_rates
+    """Invalid-answer rates, grounding (IoU 0.5 accuracy, mean IoU), the one-decision checks and, for reasoning
+    stages, ROUGE-L and the repetition rate."""
+    from vanguard.metrics.answers import decision_checks, invalid_answer_rates
     from vanguard.metrics.grounding import grounding_metrics
-    from vanguard.metrics.text import rouge_l
+    from vanguard.metrics.text import repetition_rate, rouge_l
 
     generated = [r for r in records if "text" in r]
     if not generated:
@@ -67,8 +71,10 @@ def generation_metrics(records: list[dict], reasoning: bool) -> dict:
     out = invalid_answer_rates(reasons=[r["parse_reason"] for r in generated])
     pairs = [(_boxes_xyxy((r.get("pred_answer") or {}).get("boxes")), _boxes_xyxy(r.get("gt_boxes"))) for r in generated]
     out.update(grounding_metrics(pairs))
+    out.update(decision_checks(generated))
     if reasoning:
         out.update(rouge_l([r.get("pred_reasoning") for r in generated], [r.get("reasoning") for r in generated]))
+        out.update(repetition_rate(r.get("pred_reasoning") for r in generated))
     return out
 
 
@@ -88,11 +94,8 @@ def video_predictions(vid: str, records: list[dict], catalog: VideoRecord | None
         for b in r.get("gt_boxes") or []:
             x1, y1, x2, y2 = Box(*map(int, b["bbox_2d"]), b.get("label", "object")).to_pixels(width, height)
             gt.append(PixelBox(round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1), b.get("label", "object")))
-        sub = subclip_prediction(vid, start, end, fps, width, height, r["score"], r.get("text") or "",
-                                 keyframe=r.get("keyframe"), gt_boxes=gt)
-        if "text" not in r:  # a stage without generation (stage 1): the head's category, no answer text
-            sub.category, sub.parse_reason = r["pred_category"], None
-        subclips.append(sub)
+        subclips.append(subclip_prediction(vid, start, end, fps, width, height, r["score"], r.get("text") or "",
+                                           keyframe=r.get("keyframe"), gt_boxes=gt, category=r["pred_category"]))
     return VideoPredictions(vid, fps, num_frames, width, height, catalog.path if catalog else None, subclips)
 
 
@@ -103,11 +106,14 @@ def evaluate_test_run(
     reduce: Literal["mean", "max"] = "mean",
     reasoning: bool = False,
     info: dict | None = None,
+    threshold: float = 0.5,
 ) -> dict:
-    """Write frame_scores.npz, ground_truth.json, predictions/ and metrics.json for gathered test records."""
+    """Write frame_scores.npz, ground_truth.json, predictions/ and metrics.json for gathered test records;
+    ``threshold``: the decision threshold the records' decisions used (events are merged with it)."""
     from vanguard.io import write_json
     from vanguard.metrics.protocols import evaluate_frame_scores, frame_scores_from_subclips, roc_auc
     from vanguard.metrics.scores import save_frame_scores
+    from vanguard.report.events import event_counts, with_events
     from vanguard.report.predictions import save_ground_truth, write_video_predictions
     from vanguard.tools.evaluate_cli import _json_safe
 
@@ -145,9 +151,12 @@ def evaluate_test_run(
     metrics["generation"] = generation_metrics(records, reasoning)
     unscored = [a.video_id for a in annotations if a.video_id not in frame_scores]
     metrics["protocol"].update({"reduce": reduce, "test_videos": len(annotations), "unscored_videos": unscored,
-                                **(info or {})})
-    for vid, recs in by_video.items():
-        write_video_predictions(out_dir, video_predictions(vid, recs, known.get(vid), num_frames[vid]))
+                                "threshold": threshold, **(info or {})})
+    videos = [with_events(video_predictions(vid, recs, known.get(vid), num_frames[vid]), threshold)
+              for vid, recs in by_video.items()]
+    for video in videos:
+        write_video_predictions(out_dir, video)
+    metrics["events"] = event_counts(videos, annotations)
     metrics = _json_safe(metrics)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
@@ -161,9 +170,14 @@ def summary_table(metrics: dict) -> str:
     rows = [(k, metrics.get(k)) for k in SUMMARY_KEYS]
     rows.append(("subclip auc_roc", metrics.get("subclip", {}).get("auc_roc")))
     gen = metrics.get("generation", {})
-    for k in ("answers", "invalid_rate", "grounding_acc_iou50", "mean_iou", "rougeL_f"):
+    for k in ("answers", "invalid_rate", "grounding_acc_iou50", "mean_iou", "rougeL_f", "head_disagreements",
+              "anomalous_without_box", "repetition_rate"):
         if k in gen:
             rows.append((k, gen[k]))
+    events = metrics.get("events") or {}
+    for k in ("events", "events_on_gt", "false_alarm_events", "gt_intervals_found", "gt_intervals"):
+        if k in events:
+            rows.append((f"events: {k}", events[k]))
     rows += [(f"invalid_rate/{r}", v) for r, v in ((k.split("/", 1)[1], v) for k, v in gen.items() if k.startswith("invalid_rate/")) if v]
     head = f"frame-level test metrics ({metrics.get('n_videos')} videos, {metrics.get('n_frames')} frames)"
     warning = coverage_warning(metrics.get("coverage"))
@@ -223,6 +237,7 @@ class FrameLevelEvaluation(Callback):
         info = {"stage": type(pl_module).__name__, "dataset": dataset, "annotations": root,
                 "constrained": bool(hparams.get("constrained", False))}
         self.metrics = evaluate_test_run(out_dir, pl_module.test_records, catalog, self.reduce,
-                                         reasoning=getattr(pl_module, "target", "none") == "reasoning", info=info)
+                                         reasoning=getattr(pl_module, "target", "none") == "reasoning", info=info,
+                                         threshold=float(hparams.get("threshold", 0.5)))
         print(summary_table(self.metrics) + f"\n[evaluation] wrote metrics.json, frame_scores.npz, ground_truth.json, "
               f"predictions/ to {out_dir}", flush=True)

@@ -2,11 +2,15 @@
 
 Under ``out_dir``:
 
-- ``predictions/<video_id>.json``: the predictions format (:mod:`vanguard.report.predictions`): per subclip its
-  time span, anomaly score, category, boxes in pixels of the source frame (inside the frame), reasoning;
+- ``predictions/<video_id>.json``: the predictions format (:mod:`vanguard.report.predictions`): the video's events
+  (consecutive flagged subclips merged, :mod:`vanguard.report.events`: start/end seconds, category, peak and mean
+  score, keyframe with boxes, one reasoning), then per subclip its time span, anomaly score, the head's category,
+  boxes in pixels of the source frame (inside the frame), reasoning;
 - ``predictions/keyframes/<video_id>_<frame>.png``: each subclip's keyframe (the frame its boxes refer to);
-- ``<video_id>.html``: the explanation page (:func:`vanguard.report.render.render_video_page`: score timeline with
-  ground truth shaded when the datamodule knows it, keyframes with boxes, reasoning; model text is escaped).
+- ``<video_id>.html``: the explanation page (:func:`vanguard.report.render.render_video_page`: the events with
+  their keyframe, boxes and reasoning, a timeline with the events marked and ground truth shaded when the datamodule
+  knows it, the subclip table below; model text is escaped);
+- ``index.html``: every video with its events.
 
 Predictions of all ranks are gathered and written by rank 0 at the end; throughput is printed as video-seconds per
 wall-second (video duration of all inputs / wall time of the predict loop, decoding and writing included).
@@ -44,7 +48,7 @@ class ExplanationWriter(BasePredictionWriter):
     Args:
         out_dir: output folder (``predictions/``, ``predictions/keyframes/``, one ``<video_id>.html`` per video).
         keyframes: save each subclip's keyframe as a PNG (the page and ``report`` then need not decode videos).
-        max_keyframes: keyframes shown on a page (highest scores, those with boxes first).
+        max_keyframes: events shown with their keyframe on a page (in time order).
     """
 
     def __init__(self, out_dir: str = "outputs/predict", keyframes: bool = True, max_keyframes: int = 12):
@@ -54,6 +58,7 @@ class ExplanationWriter(BasePredictionWriter):
         self.rows: list[dict] = []
         self.started = 0.0
         self.pages: list[Path] = []
+        self.videos: list = []
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.rows, self.pages = [], []
@@ -81,13 +86,14 @@ class ExplanationWriter(BasePredictionWriter):
 
     def write(self, rows: list[dict], datamodule=None) -> None:
         """Group the subclip rows by video and write JSON, keyframes and the page for each."""
+        from vanguard.report.events import with_events
         from vanguard.report.predictions import (
             PREDICTIONS_DIR,
             VideoPredictions,
             subclip_prediction,
             write_video_predictions,
         )
-        from vanguard.report.render import render_video_page
+        from vanguard.report.render import render_index, render_video_page
         from vanguard.video import decode_clip, probe
 
         by_video: dict[str, list[dict]] = defaultdict(list)
@@ -111,33 +117,12 @@ class ExplanationWriter(BasePredictionWriter):
                     png = f"keyframes/{vid}_{kf:07d}.png"
                     save_png(pred_dir / png, by_frame[kf])
                 start, end = record_span(r)
-                sub = subclip_prediction(vid, start, end, fps, width, height, r["score"], r.get("text") or "",
-                                         keyframe=kf, keyframe_png=png)
-                if r.get("text") is None:  # a stage without generation: the head's category
-                    sub.category, sub.parse_reason = r["pred_category"], None
-                subclips.append(sub)
+                subclips.append(subclip_prediction(vid, start, end, fps, width, height, r["score"], r.get("text") or "",
+                                                   keyframe=kf, keyframe_png=png, category=r["pred_category"]))
             video = VideoPredictions(vid, fps, int(n), width, height, first["video_path"], subclips)
+            with_events(video, float(first.get("threshold", 0.5)))
             write_video_predictions(self.out_dir, video)
             annotation = datamodule.ground_truth(vid) if hasattr(datamodule, "ground_truth") else None
             self.pages.append(render_video_page(video, self.out_dir, annotation, pred_dir, self.max_keyframes))
             self.videos.append(video)
-        self.write_index()
-
-    def write_index(self) -> None:
-        """``index.html``: one line per video (peak score, anomalous subclips) linking to its page."""
-        import html
-
-        from vanguard.io import write_text
-
-        rows = []
-        for video, page in zip(self.videos, self.pages):
-            peak = max((s.score for s in video.subclips), default=0.0)
-            flagged = sum(s.score >= 0.5 for s in video.subclips)
-            name = html.escape(video.video_id)
-            link = html.escape(Path(page).name)
-            rows.append(f"<tr><td><a href=\"{link}\">{name}</a></td><td>{peak:.2f}</td>"
-                        f"<td>{flagged} / {len(video.subclips)}</td></tr>")
-        write_text(self.out_dir / "index.html",
-                   "<!doctype html><html><head><meta charset=\"utf-8\"><title>VANGUARD explanations</title></head>"
-                   "<body><h1>Explanations</h1><table><tr><th>video</th><th>peak score</th>"
-                   "<th>subclips at or above 0.5</th></tr>" + "".join(rows) + "</table></body></html>\n")
+        render_index(self.out_dir, self.videos, self.pages)

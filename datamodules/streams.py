@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from vanguard.categories import CATEGORY_INDEX
 from vanguard.errors import ConfigError, VanguardError
-from vanguard.processing import SubclipEncoder, collate
+from vanguard.processing import IGNORE_INDEX, SubclipEncoder, collate
 from vanguard.schema import SchemaError, decode
 from vanguard.targets import TARGETS, asks_reasoning, training_text
 from vanguard.video import VideoDecodeError, decode_clip
@@ -96,15 +96,20 @@ class SubclipProcessor:
         target: ``"none"`` / ``"answer"`` / ``"reasoning"``: which text the item trains on.
         with_target: False for prompt-only items (eval / predict); the prompt still asks to reason first when
             ``target == "reasoning"``.
+        require_boxes: the stage's rule that an anomalous answer holds a box (``StageBase.require_boxes``); a
+            training target that breaks it (an anomalous sample whose keyframe has no box, e.g. a window whose last
+            frame is past the event) has its text masked out of the LM loss; the classification losses keep it.
     """
 
-    def __init__(self, backbone_path: str, frame_pixels: int, num_frames: int | None, target: str, with_target: bool):
+    def __init__(self, backbone_path: str, frame_pixels: int, num_frames: int | None, target: str, with_target: bool,
+                 require_boxes: bool = False):
         if target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
         self.encoder = SubclipEncoder(backbone_path, frame_pixels)
         self.num_frames = num_frames
         self.target = target
         self.with_target = with_target
+        self.require_boxes = require_boxes
         # Keys whose model inputs the stage no longer needs (stage 1's feature cache). Set in the main process
         # before workers start; those samples are validated but neither decoded nor run through the processor.
         self.cached_keys: frozenset[str] = frozenset()
@@ -125,6 +130,8 @@ class SubclipProcessor:
             frames, meta["fps"], meta["frame_indices"], target=self.target_text(meta), reasoning=asks_reasoning(self.target),
             normalize=False,
         )
+        if "labels" in item and self.require_boxes and meta.get("label") == 1 and not meta.get("boxes"):
+            item["labels"] = torch.full_like(item["labels"], IGNORE_INDEX)  # never teach an anomalous answer without a box
         item["label"] = int(meta.get("label", -1))
         item["category"] = CATEGORY_INDEX.get(meta.get("category"), -1)
         item["meta"] = meta

@@ -70,6 +70,9 @@ class SubclipDataModule(LightningDataModule):
         seed: seeds the training stream (mixed with the global step, rank, worker and epoch).
         target: training target text: ``none`` (stage 1), ``answer`` (stage 2), ``reasoning`` (stage 3); None = the
             LightningModule's ``target`` attribute.
+        require_boxes: mask the LM target of anomalous training samples without boxes (the one-decision rule: an
+            anomalous answer holds a box); None = the LightningModule's ``require_boxes`` hyper-parameter (False
+            when it has none).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class SubclipDataModule(LightningDataModule):
         min_samples_before_skip_check: int = 1000,
         seed: int = 0,
         target: Literal["none", "answer", "reasoning"] | None = None,
+        require_boxes: bool | None = None,
     ):
         super().__init__()
         if batch_size < 1 or (eval_batch_size is not None and eval_batch_size < 1) or num_workers < 0:
@@ -109,6 +113,7 @@ class SubclipDataModule(LightningDataModule):
         self.min_samples_before_skip_check = min_samples_before_skip_check
         self.seed = seed
         self.target = target
+        self.require_boxes = require_boxes
         self._indexes: dict[str, list[IndexEntry]] = {}
         self._accountants: dict[str, SkipAccountant] = {}
 
@@ -162,8 +167,16 @@ class SubclipDataModule(LightningDataModule):
         return max(1, len(self.index("train")) // (self.batch_size * world_size))
 
     # -- loaders -------------------------------------------------------------------------------------------------
+    def resolve_require_boxes(self) -> bool:
+        """The init ``require_boxes``, else the LightningModule's hyper-parameter, else False."""
+        if self.require_boxes is not None:
+            return self.require_boxes
+        module = self.trainer.lightning_module if self.trainer is not None else None
+        return bool(getattr(module, "hparams", {}).get("require_boxes", False))
+
     def processor(self, with_target: bool) -> SubclipProcessor:
-        return SubclipProcessor(self.backbone_path, self.frame_pixels, self.num_frames, self.resolve_target(), with_target)
+        return SubclipProcessor(self.backbone_path, self.frame_pixels, self.num_frames, self.resolve_target(), with_target,
+                                require_boxes=self.resolve_require_boxes())
 
     def train_dataloader(self):
         processor = self.processor(with_target=True)

@@ -152,7 +152,7 @@ def test_cached_token_sets_equal_brute_force(tiny_backbone):
     tables = constraint.tables
     states = list(tables._cache)
     g = AnswerGrammar("optional", max_boxes=2)
-    for state in [*states, ("label", 0, 0), ("label", 23, 1), ("num", 2, "9", 900, 1000, 5, 0), ("think", 2)]:
+    for state in [*states, ("label", 0, 0), ("label", 23, 1), ("num", 2, "9", 900, 1000, 5, 0), ("think", 2, None)]:
         ids, inverted = tables.ids(state)
         brute = {i for i, s in enumerate(tables.vocab.strings) if s is not None and g.walk(state, s) is not None}
         if state[0] in ("done", "finished"):

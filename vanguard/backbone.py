@@ -52,6 +52,9 @@ def causal_lm_forward(model: nn.Module, inputs: dict, **kwargs) -> tuple:
     (the smallest HF allows) is kept. ``output.logits`` holds the kept rows only."""
     inputs = dict(inputs)
     labels = inputs.pop("labels", None)
+    if labels is not None and not bool((labels != IGNORE_INDEX).any()):  # no sample of the batch has a target
+        out = model(**inputs, logits_to_keep=1, **kwargs)  # (the datamodule masks a target that breaks the rule)
+        return out, out.logits.float().sum() * 0.0  # a zero loss, still part of the graph
     keep = answer_positions(labels) if labels is not None else 1
     out = model(**inputs, logits_to_keep=keep, **kwargs)
     if labels is None:
@@ -200,8 +203,9 @@ class Backbone(nn.Module):
         return self.forward(batch)[1]
 
     @torch.no_grad()
-    def generate(self, batch: dict, max_new_tokens: int = 256, logits_processor=None) -> list[str]:
-        """Greedy generation for a left-padded batch; returns the new text of each sample."""
+    def generate(self, batch: dict, max_new_tokens: int = 256, logits_processor=None, **controls) -> list[str]:
+        """Greedy generation for a left-padded batch; returns the new text of each sample. ``controls``: more HF
+        generation settings (``repetition_penalty``, ``no_repeat_ngram_size``, ...)."""
         inputs = self._inputs(batch)
         inputs.pop("labels", None)
         out = self.model.generate(
@@ -210,6 +214,7 @@ class Backbone(nn.Module):
             do_sample=False,
             logits_processor=logits_processor,
             pad_token_id=self.tokenizer.pad_token_id,
+            **controls,
         )
         new = out[:, inputs["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)

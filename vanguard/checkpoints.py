@@ -13,7 +13,9 @@ next stage's ``init_from`` reads::
       adapter/                           LoRA in peft's format (PeftModel.from_pretrained loads it), when present
         adapter_config.json  adapter_model.safetensors
       backbone_trainable.safetensors     other trained backbone weights (e.g. an unfrozen vision tower), if any
-      stage.json                         which stage wrote it, head shape, backbone path, categories
+      stage.json                         which stage wrote it, head shape, backbone path and settings (frames,
+                                         pixels, pooling, dtype), categories, the stage's hyper-parameters
+                                         (the decision threshold among them): what vanguard.Explainer rebuilds
 
 Everything is read without pickle: safetensors, and ``torch.load(weights_only=True)`` for checkpoints.
 """
@@ -104,6 +106,13 @@ def _backbone_trainable(module) -> dict[str, torch.Tensor]:
     return out
 
 
+def backbone_settings(backbone) -> dict:
+    """What rebuilding the backbone as the stage saw it takes, beside its path (feature size depends on them)."""
+    dtype = str(getattr(backbone.model, "dtype", "torch.float32")).removeprefix("torch.")
+    return {"num_frames": backbone.num_frames, "frame_pixels": backbone.frame_pixels, "pooling": backbone.pooling,
+            "dtype": dtype}
+
+
 def export_stage(module, out_dir: str | os.PathLike) -> Path:
     """Write the stage's trained weights to ``out_dir`` (replaced as a whole, via a temp folder + rename)."""
     from safetensors.torch import save_file
@@ -131,6 +140,9 @@ def export_stage(module, out_dir: str | os.PathLike) -> Path:
             "categories": list(CATEGORIES),
             "adapter": lora,
             "backbone_trainable": sorted(extra),
+            "backbone": backbone_settings(module.backbone),
+            "hparams": {k: v for k, v in dict(getattr(module, "hparams", {})).items()
+                        if isinstance(v, (bool, int, float, str)) or v is None},
         }
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
         old = None

@@ -19,6 +19,7 @@ LIGHTNING_SUBCOMMANDS = {
 }
 #: tool name -> (module with a ``main(argv)``, one-line description)
 TOOLS = {
+    "explain": ("vanguard.explain", "explain a video or a folder as events: `explain VIDEO [--model EXPORT] [--out DIR]`"),
     "backbone": ("vanguard.tools.backbone_cli", "build the tiny Qwen3-VL (`backbone tiny DIR`), pretrain it, inspect one"),
     "data": ("vanguard.tools.data_cli", "SynthCrime generation, previews, leakage checks, shard inspection"),
     "annotate": ("vanguard.annotate.cli", "teacher-student annotation of subclips into WebDataset shards"),

@@ -6,9 +6,14 @@ The grammar is the exact layout :func:`vanguard.answer.render_answer` produces::
     {"anomaly": "no", "category": "Normal", "boxes": []}
 
 with integer coordinates in 0..1000 (no leading zeros), ``x1 < x2`` and ``y1 < y2``, a known category consistent
-with ``anomaly``, no boxes for a normal answer, at most ``max_boxes`` boxes, and labels of 1..``label_max_chars``
+with ``anomaly``, no boxes for a normal answer, at least ``min_boxes`` and at most ``max_boxes`` boxes for an
+anomalous one, and labels of 1..``label_max_chars``
 lowercase letters and spaces (starting with a letter). Optionally (stage 3) it is preceded by
 ``<think>`` free text ``</think>\\n``; after ``think_max_tokens`` tokens of free text the close is forced.
+
+One decision: :meth:`AnswerConstraint.force` fixes each row's anomaly and category to what the classification head
+decided (the literal up to the boxes is then the only way through), so the generated answer states the head's
+decision and the language model writes only the boxes and the reasoning.
 
 How: :class:`AnswerGrammar` is a character-level state machine (hashable tuple states). For each state the set of
 allowed token ids is computed once per tokenizer and cached: a token is allowed iff its whole decoded string is
@@ -61,16 +66,25 @@ class AnswerGrammar:
         max_boxes: int = 4,
         label_max_chars: int = 24,
         categories: Sequence[str] = CATEGORIES,
+        min_boxes: int = 0,
     ):
         if think not in ("none", "optional", "required"):
             raise ValueError(f"think must be none, optional or required, got {think!r}")
+        if not 0 <= min_boxes <= max_boxes:
+            raise ValueError(f"min_boxes must be in 0..max_boxes ({max_boxes}), got {min_boxes}")
         self.think, self.max_boxes, self.label_max_chars = think, max_boxes, label_max_chars
+        self.min_boxes = min_boxes
+        self.categories = tuple(categories)
         self.anomalous_categories = tuple(c for c in categories if c != NORMAL)
         self._alternatives = lru_cache(maxsize=None)(self._make_alternatives)
 
     # ---- structure ---------------------------------------------------------------------------------------------
-    def start(self) -> State:
-        return ("alt", "start", "")
+    def start(self, decision: str | None = None) -> State:
+        """The initial state; ``decision`` (a category, Normal included) forces the answer's anomaly and category
+        (the classification head decided them), None leaves them to the model."""
+        if decision is not None and decision not in self.categories:
+            raise ValueError(f"unknown decision category {decision!r}")
+        return ("alt", ("start", decision), "")
 
     @staticmethod
     def _num(which: int, lo: int, hi: int, carry: int, n: int) -> State:
@@ -78,35 +92,41 @@ class AnswerGrammar:
 
     def _make_alternatives(self, key) -> tuple[tuple[str, State], ...]:
         """Prefix-free literal alternatives and the state each leads to."""
-        anom = ("alt", "anom", "")
-        if key == "start":
-            alts = []
-            if self.think in ("optional", "required"):
-                alts.append((THINK_OPEN, ("think", 0)))
-            if self.think in ("optional", "none"):
-                alts.append((JSON_START, anom))
-            return tuple(alts)
-        if key == "after_think":
-            return (("\n" + JSON_START, anom),)
-        if key == "force_close":
-            return ((THINK_CLOSE + "\n" + JSON_START, anom),)
-        if key == "anom":
-            return (
-                ('yes", "category": "', ("alt", "cat", "")),
-                (f'no", "category": "{NORMAL}", "boxes": []}}', DONE),
-            )
-        if key == "cat":
-            return tuple((f'{c}", "boxes": [', ("alt", ("box", 0), "")) for c in self.anomalous_categories)
         kind, *rest = key
+        if kind in ("start", "after_think", "force_close", "anom"):
+            return self._decision_alternatives(kind, rest[0])
+        if kind == "cat":
+            return tuple((f'{c}", "boxes": [', ("alt", ("box", 0), "")) for c in self.anomalous_categories)
         if kind == "box":  # n boxes written so far
             n = rest[0]
-            alts = [("]}", DONE)]
+            alts = [("]}", DONE)] if n >= self.min_boxes else []
             if n < self.max_boxes:
                 alts.append(('{"bbox_2d": [' if n == 0 else ', {"bbox_2d": [', self._num(0, 0, 999, -1, n)))
             return tuple(alts)
         if kind == "lit":
             return ((rest[0], rest[1]),)
         raise KeyError(key)
+
+    def _decision_alternatives(self, kind: str, decision: str | None) -> tuple[tuple[str, State], ...]:
+        """The literals up to the category, where a forced ``decision`` leaves exactly one way through."""
+        anom = ("alt", ("anom", decision), "")
+        if kind == "start":
+            alts = []
+            if self.think in ("optional", "required"):
+                alts.append((THINK_OPEN, ("think", 0, decision)))
+            if self.think in ("optional", "none"):
+                alts.append((JSON_START, anom))
+            return tuple(alts)
+        if kind == "after_think":
+            return (("\n" + JSON_START, anom),)
+        if kind == "force_close":
+            return ((THINK_CLOSE + "\n" + JSON_START, anom),)
+        normal = (f'no", "category": "{NORMAL}", "boxes": []}}', DONE)
+        if decision == NORMAL:
+            return (normal,)
+        if decision is not None:
+            return ((f'yes", "category": "{decision}", "boxes": [', ("alt", ("box", 0), "")),)
+        return (('yes", "category": "', ("alt", ("cat",), "")), normal)
 
     # ---- the machine -------------------------------------------------------------------------------------------
     def step(self, state: State, ch: str) -> State | None:
@@ -119,10 +139,10 @@ class AnswerGrammar:
                     return nxt if len(text) == len(typed) else ("alt", key, typed)
             return None
         if kind == "think":
-            m = state[1]
+            _, m, decision = state
             if ch == THINK_CLOSE[m]:
-                return ("alt", "after_think", "") if m + 1 == len(THINK_CLOSE) else ("think", m + 1)
-            return ("think", 1 if ch == "<" else 0)
+                return ("alt", ("after_think", decision), "") if m + 1 == len(THINK_CLOSE) else ("think", m + 1, decision)
+            return ("think", 1 if ch == "<" else 0, decision)
         if kind == "num":
             return self._step_num(state, ch)
         if kind == "label":
@@ -318,6 +338,11 @@ class AnswerConstraint(LogitsProcessor):
         label_max_chars: longest box label.
         think_max_tokens: tokens of free text after which ``</think>`` is forced.
         eos_token_id: ids that end generation (default: the tokenizer's EOS and ``<|im_end|>``).
+        min_boxes: fewest boxes in an anomalous answer (1: an anomalous answer always points at something).
+        repetition_penalty: HF's ``RepetitionPenaltyLogitsProcessor`` on the reasoning text only (1.0: off).
+        no_repeat_ngram_size: HF's ``NoRepeatNGramLogitsProcessor`` on the reasoning text only (0: off). Scoped to
+            the text inside ``<think>``: the JSON answer repeats its own structure by design (one box after another)
+            and the prompt's words are not the reasoning's.
     """
 
     def __init__(
@@ -328,24 +353,46 @@ class AnswerConstraint(LogitsProcessor):
         label_max_chars: int = 24,
         think_max_tokens: int = 256,
         eos_token_id: int | Sequence[int] | None = None,
+        min_boxes: int = 0,
+        repetition_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 0,
     ):
+        from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
+
         self.tokenizer = tokenizer
-        self.grammar = AnswerGrammar(think, max_boxes, label_max_chars)
+        self.grammar = AnswerGrammar(think, max_boxes, label_max_chars, min_boxes=min_boxes)
         self.think_max_tokens = think_max_tokens
         if eos_token_id is None:
             eos = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")}
             eos_token_id = [i for i in eos if isinstance(i, int) and i != tokenizer.unk_token_id]
         self.eos_ids = [eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id)
-        self._key = (id(tokenizer), len(tokenizer), think, max_boxes, label_max_chars, tuple(self.eos_ids))
+        self._key = (id(tokenizer), len(tokenizer), think, max_boxes, label_max_chars, tuple(self.eos_ids), min_boxes)
+        self.think_processors = []
+        if repetition_penalty != 1.0:
+            self.think_processors.append(RepetitionPenaltyLogitsProcessor(repetition_penalty))
+        if no_repeat_ngram_size > 0:
+            self.think_processors.append(NoRepeatNGramLogitsProcessor(no_repeat_ngram_size))
         self.tables: AllowedTokens | None = None
+        self.decisions: list[str | None] | None = None
         self._states: list[State] = []
         self._think_tokens: list[int] = []
+        self._think_start: list[int | None] = []
         self._prev_ids: torch.Tensor | None = None
+
+    def force(self, decisions: Sequence[str | None] | None) -> AnswerConstraint:
+        """Force each row's anomaly and category for the next ``generate`` call: ``decisions[i]`` is the category
+        the classification head decided for sample i (Normal: not anomalous), None leaves that row free."""
+        self.decisions = None if decisions is None else list(decisions)
+        return self
 
     def reset(self, batch: int = 0) -> None:
         """Start over (done automatically when a call does not continue the previous one by one token)."""
-        self._states = [self.grammar.start()] * batch
+        decisions = self.decisions if self.decisions is not None else [None] * batch
+        if len(decisions) != batch:
+            raise ValueError(f"{len(decisions)} forced decisions for a batch of {batch}")
+        self._states = [self.grammar.start(d) for d in decisions]
         self._think_tokens = [0] * batch
+        self._think_start = [None] * batch
         self._prev_ids = None
 
     def required_new_tokens(self) -> int:
@@ -358,7 +405,7 @@ class AnswerConstraint(LogitsProcessor):
             _TABLES[key] = AllowedTokens(self.grammar, TokenVocabulary(self.tokenizer, vocab_size), self.eos_ids)
         return _TABLES[key]
 
-    def _advance(self, row: int, token: int) -> None:
+    def _advance(self, row: int, token: int, length: int) -> None:
         state = self._states[row]
         if state in (DONE, FINISHED):
             self._states[row] = FINISHED
@@ -368,9 +415,11 @@ class AnswerConstraint(LogitsProcessor):
             log.warning("token %d is outside the answer grammar at state %r", token, state)
             nxt = FINISHED
         elif nxt[0] == "think":
+            if self._think_start[row] is None:  # the reasoning text starts after this token
+                self._think_start[row] = length
             self._think_tokens[row] += 1
             if self._think_tokens[row] >= self.think_max_tokens:
-                nxt = ("alt", "force_close", THINK_CLOSE[: nxt[1]])
+                nxt = ("alt", ("force_close", nxt[2]), THINK_CLOSE[: nxt[1]])
         self._states[row] = nxt
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -382,11 +431,15 @@ class AnswerConstraint(LogitsProcessor):
             self.reset(batch)  # a new generate call (not one more token of the previous one)
         else:
             for row, token in enumerate(input_ids[:, -1].tolist()):
-                self._advance(row, token)
+                self._advance(row, token, length)
         self._prev_ids = input_ids
         neg_inf = float("-inf")
         for row, state in enumerate(self._states):  # in place: no (batch, vocab) temporaries per step
             ids, inverted = self.tables.tensor(state, scores.device)
+            start = self._think_start[row]
+            if state[0] == "think" and start is not None and start < length:
+                for processor in self.think_processors:  # HF's repetition controls, on this row's reasoning only
+                    scores[row : row + 1] = processor(input_ids[row : row + 1, start:], scores[row : row + 1])
             if inverted:
                 scores[row].index_fill_(0, ids, neg_inf)
             else:

@@ -76,15 +76,16 @@ def test_predict_on_a_foreign_video(tiny_backbone_dir, tmp_path, monkeypatch, ca
     assert probe(str(video))[1:] == (FPS, WIDTH, HEIGHT)
     real_generate = StageBase.generate
 
-    def generate_with_markup(self, batch):
-        texts = real_generate(self, batch)
+    def generate_with_markup(self, batch, decisions=None):
+        texts = real_generate(self, batch, decisions)
         texts[0] = (f"<think>{INJECTED} a person & a car</think>\n"
                     '{"anomaly": "yes", "category": "Fighting", "boxes": [{"bbox_2d": [0, 100, 1000, 1000], '
                     '"label": "person <b>"}]}')
         return texts
 
     monkeypatch.setattr(StageBase, "generate", generate_with_markup)
-    main(["predict", "--config", str(predict_config(tmp_path, tiny_backbone_dir, video))])
+    main(["predict", "--config", str(predict_config(tmp_path, tiny_backbone_dir, video)),
+          "--model.init_args.generate_normal", "true"])  # text for every subclip, flagged or not
     out = capsys.readouterr().out
     assert "video-seconds per wall-second" in out and f"{SECONDS:.1f} s of video" in out
 
@@ -129,7 +130,7 @@ def test_predict_scores_only_never_generates(tiny_backbone_dir, tmp_path, monkey
     answer is generated."""
     from vanguard.stages.base import StageBase
 
-    def no_generation(self, batch):
+    def no_generation(self, batch, decisions=None):
         raise AssertionError("generate called although generate_predict is false")
 
     monkeypatch.setattr(StageBase, "generate", no_generation)

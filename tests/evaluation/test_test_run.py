@@ -85,6 +85,30 @@ def test_generation_metrics_are_reported(test_run):
     assert gen["invalid_rate"] == pytest.approx(sum(r is not None for r in reasons) / len(reasons))
     assert "grounding_acc_iou50" in gen and "mean_iou" in gen and gen["grounding_subclips"] == 6
     assert gen["rougeL_pairs"] == 12 and gen["rougeL_f"] is not None
+    # one decision: every answer states the head's decision and category; an anomalous one holds a box
+    assert gen["head_disagreements"] == 0 and gen["anomalous_without_box"] == 0
+    for r in stage.test_records:
+        assert (r["pred_answer"]["anomaly"] == "yes") == r["decision"] == (r["score"] >= 0.5)
+        assert r["pred_answer"]["category"] == r["pred_category"]
+    assert gen["repetition_texts"] == 12 and 0.0 <= gen["repetition_rate"] <= 1.0
+
+
+def test_events_are_counted_against_the_ground_truth(test_run, synth_test_set):
+    out, stage, _ = test_run
+    m = json.loads((out / "metrics.json").read_text())
+    events, videos = m["events"], read_predictions(out)
+    assert m["protocol"]["threshold"] == 0.5
+    assert events["videos"] == 4 and events["events"] == sum(len(v.events) for v in videos)
+    normal = [v for v in videos if synth_test_set["categories"][v.video_id] == "Normal"]
+    assert events["false_alarm_events"] == sum(len(v.events) for v in normal)
+    assert events["events_on_gt"] + events["events_elsewhere"] + events["false_alarm_events"] == events["events"]
+    for v in videos:  # each event spans flagged subclips only, and its category is the head's
+        flagged = [s for s in v.subclips if s.score >= 0.5]
+        for e in v.events:
+            inside = [s for s in v.subclips if e.start_frame <= s.start_frame and s.end_frame <= e.end_frame]
+            assert len(inside) == e.subclips and all(s.score >= 0.5 for s in inside)
+            assert e.category in {s.category for s in inside} and e.category != "Normal"
+        assert sum(e.subclips for e in v.events) == len(flagged)
 
 
 def test_predictions_and_ground_truth_make_a_report(test_run, synth_test_set):

@@ -14,7 +14,9 @@ from vanguard.data.annotations import VideoAnnotation
 from vanguard.io import write_bytes, write_json
 from vanguard.metrics.protocols import evaluate_frame_scores
 from vanguard.metrics.scores import save_frame_scores
+from vanguard.report.events import with_events
 from vanguard.report.predictions import (
+    FORMAT,
     PixelBox,
     VideoPredictions,
     read_predictions,
@@ -73,7 +75,7 @@ def run_dir(tmp_path):
                 keyframe=min(end, n - 1), gt_boxes=[PixelBox(10, 12, 60, 58, "person")] if anomalous else None,
             ))
         video = VideoPredictions(ann.video_id, fps, n, w, h, str(mp4) if ann.anomalous else None, subs)
-        write_video_predictions(run, video)
+        write_video_predictions(run, with_events(video, 0.5))
     videos = read_predictions(run)
     save_frame_scores(run / "frame_scores.npz", {v.video_id: v.frame_scores() for v in videos})
     save_ground_truth(run, anns)
@@ -93,7 +95,7 @@ def test_predictions_roundtrip_boxes_in_pixels_inside_frame(run_dir):
     assert fight.subclips[-1].parse_reason == "not_json" and fight.subclips[-1].category == "invalid"
     assert fight.subclips[0].end_s == pytest.approx(2.0)
     raw = json.loads((run_dir / "predictions" / "Fighting001.json").read_text())
-    assert raw["format"] == "vanguard.predictions/1" and raw["subclips"][2]["boxes"][0]["label"].startswith("person")
+    assert raw["format"] == FORMAT and raw["subclips"][2]["boxes"][0]["label"].startswith("person")
 
 
 def test_run_report_markdown_and_html(run_dir):
@@ -107,6 +109,8 @@ def test_run_report_markdown_and_html(run_dir):
     assert {"roc.png", "pr.png"} <= {Path(s).name for s in page.images}
     text = "".join(page.text)
     assert "grounding_acc_iou50" in text and EVIL not in paths["html"].read_text()
+    assert "Events against the ground truth" in text  # 1 event on the GT interval, none on the normal video
+    assert "events_on_gt1" in text.replace(" ", "") and "false_alarm_events0" in text.replace(" ", "")
     assert "<script" not in paths["html"].read_text()  # the page itself has no scripts; model text is escaped
 
 
@@ -119,7 +123,9 @@ def test_video_page_escapes_model_text(run_dir, tmp_path):
     assert sum(EVIL.strip() in t for t in page.text) >= 2  # the reasoning, shown verbatim as text
     assert any("onerror" in t for t in page.text) and all("onerror" not in s for s in page.images)
     assert any(Path(s).name == "timeline.png" for s in page.images)
-    assert any(Path(s).name.startswith("keyframe_") for s in page.images)  # decoded from the real mp4
+    assert any(Path(s).name.startswith("event_") for s in page.images)  # the event's keyframe, from the real mp4
+    text = "".join(page.text)
+    assert text.index("Event 1: Fighting, 2.0-5.0 s") < text.index("Subclips (6)")  # events lead, the table follows
     for src in page.images:
         assert (page_path.parent / src).is_file()
 
@@ -129,3 +135,16 @@ def test_report_cli(run_dir, capsys):
     assert (run_dir / "report" / "report.html").is_file()
     assert (run_dir / "report" / "videos" / "Normal001.html").is_file()
     assert "report.html" in capsys.readouterr().out
+
+
+def test_predictions_of_the_first_format_read_with_their_events(run_dir, tmp_path):
+    """A ``vanguard.predictions/1`` file (no events, no threshold) reads with its events merged at 0.5."""
+    path = run_dir / "predictions" / "Fighting001.json"
+    raw = json.loads(path.read_text())
+    old = {k: v for k, v in raw.items() if k not in ("events", "threshold")}
+    (tmp_path / "old.json").write_text(json.dumps({**old, "format": "vanguard.predictions/1"}))
+    from vanguard.report.predictions import read_video_predictions
+
+    video = read_video_predictions(tmp_path / "old.json")
+    assert video.threshold == 0.5 and [(e.start_frame, e.end_frame) for e in video.events] == [(20, 49)]
+    assert video.events == read_video_predictions(path).events

@@ -25,14 +25,16 @@ def test_summary_reads_every_stage_and_prints_the_position_reference(tmp_path):
     _write_metrics(tb / "stage1", flat)
     _write_metrics(tb / "stage2", dict(flat, generation={"grounding_acc_iou50": 0.25, "invalid_rate": 0.0}))
     _write_metrics(tb / "stage3", dict(flat, generation={"grounding_acc_iou50": 0.5, "invalid_rate": 0.0,
-                                                         "rougeL_f": 0.4}))
-    _write_metrics(tb / "stage3_unconstrained", dict(flat, generation={"invalid_rate": 0.125}))
+                                                         "rougeL_f": 0.4, "head_disagreements": 0,
+                                                         "repetition_rate": 0.0}))
+    _write_metrics(tb / "stage3_unconstrained", dict(flat, generation={"invalid_rate": 0.125, "head_disagreements": 7,
+                                                                       "repetition_rate": 0.25}))
 
     text, payload = summary(tb, 1140.0, {"fit stage1": 74.0, "report": 0.0})
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| stage")}
     assert set(rows) == {"stage", "stage1", "stage2", "stage3", "stage3_unconstrained"}
-    assert f"| {flat['auc_roc']:.3f} |" in rows["stage1"] and "| 0.500 | 0.000 | 0.400 |" in rows["stage3"]
-    assert rows["stage3_unconstrained"].endswith("| - | 0.125 | - |")  # answers only: no frame metrics
+    assert f"| {flat['auc_roc']:.3f} |" in rows["stage1"] and "| 0.500 | 0.000 | 0.400 | 0.000 | 0.000 |" in rows["stage3"]
+    assert rows["stage3_unconstrained"].endswith("| - | 0.125 | - | 7.000 | 0.250 |")  # answers only: no frame metrics
     assert payload["metrics"]["stage2"]["ground@0.5"] == 0.25
     assert payload["metrics"]["stage1"]["video AUC"] == flat["video_auc"]
     # mid-video anomalies: the content-blind reference is high while random scores sit near 0.5

@@ -1,4 +1,5 @@
-"""How often the model's text is not a valid answer, by reason (:data:`vanguard.answer.INVALID_REASONS`)."""
+"""How often the model's text is not a valid answer, by reason (:data:`vanguard.answer.INVALID_REASONS`), and how
+often a valid answer breaks the one-decision rule (:mod:`vanguard.decision`)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,21 @@ def invalid_answer_rates(texts: Iterable[str | None] = (), reasons: Iterable[str
     for reason in INVALID_REASONS:
         out[f"invalid_rate/{reason}"] = counts[reason] / total if total else float("nan")
     return out
+
+
+def decision_checks(records: Iterable[dict]) -> dict:
+    """Over test records with a generated answer (``pred_answer`` JSON or None, the head's ``decision`` and
+    ``pred_category``): ``head_disagreements``, valid answers whose decision or category differs from the head's,
+    and ``anomalous_without_box``, anomalous answers with no box. Both are 0 under the constrained decoder."""
+    from vanguard.answer import answer_from_json
+    from vanguard.decision import Decision, disagreement, missing_box
+
+    disagree = without_box = 0
+    for r in records:
+        answer = answer_from_json(r["pred_answer"]) if r.get("pred_answer") else None
+        if answer is None or isinstance(answer, str):
+            continue
+        if "decision" in r:
+            disagree += disagreement(answer, Decision(r["score"], bool(r["decision"]), r["pred_category"]))
+        without_box += missing_box(answer)
+    return {"head_disagreements": disagree, "anomalous_without_box": without_box}

@@ -53,17 +53,28 @@ def roc_pr_curves(scores: np.ndarray, labels: np.ndarray, roc_path: Path, pr_pat
 
 
 def score_timeline(
-    frame_scores: np.ndarray, fps: float, path: Path, intervals: Sequence[tuple[int, int]] = (), title: str = ""
+    frame_scores: np.ndarray,
+    fps: float,
+    path: Path,
+    intervals: Sequence[tuple[int, int]] = (),
+    title: str = "",
+    events: Sequence[tuple[float, float, str]] = (),
+    threshold: float = 0.5,
 ) -> Path:
-    """Anomaly score over time (seconds), ground-truth anomalous intervals shaded, the 0.5 threshold dashed."""
+    """Anomaly score over time (seconds), ground-truth anomalous intervals shaded, the decision threshold dashed,
+    and the events (start s, end s, label) marked as numbered bars along the top."""
     t = np.arange(len(frame_scores)) / fps
     fig, ax = plt.subplots(figsize=(9, 2.6), dpi=100)
     for s, e in intervals:
         ax.axvspan(s / fps, (e + 1) / fps, color="tab:red", alpha=0.2, lw=0, label="ground truth" if s == intervals[0][0] else None)
+    for i, (start, end, label) in enumerate(events):
+        ax.axvspan(start, end, ymin=0.9, ymax=1.0, color="tab:orange", lw=0, label="events" if i == 0 else None)
+        ax.text((start + end) / 2, 0.95, _plain(f"{i + 1} {label}"), ha="center", va="center", fontsize=7,
+                transform=ax.get_xaxis_transform(), clip_on=True)
     ax.plot(t, frame_scores, lw=1.2, c="tab:blue", label="anomaly score")
-    ax.axhline(0.5, ls="--", c="grey", lw=0.8)
+    ax.axhline(threshold, ls="--", c="grey", lw=0.8, label=f"threshold {threshold:g}")
     ax.set(xlabel="time (s)", ylabel="score", ylim=(-0.02, 1.02), xlim=(0, max(t[-1], 1e-3)), title=_plain(title))
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)  # beside the plot: never over an event
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

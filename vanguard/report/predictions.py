@@ -8,6 +8,10 @@ A run directory holds::
     predictions/<video_id>.json   one VideoPredictions per video (write_video_predictions)
     predictions/keyframes/  optional keyframe PNGs referenced by subclips (``keyframe_png``, relative path)
 
+A video's record leads with its ``events`` (consecutive flagged subclips merged: :mod:`vanguard.report.events`),
+each with its start and end in seconds, category, peak and mean score, keyframe with boxes and one reasoning; the
+``threshold`` that flagged them is recorded beside them. ``subclips`` follow.
+
 Each subclip record: video id, start/end frame (inclusive) and seconds, anomaly score, category, boxes in pixels
 of the source frame (``[x1, y1, x2, y2]`` + label, always inside the frame), reasoning, the raw model text and the
 parse reason (None = valid answer); optionally ground-truth boxes and the keyframe index/PNG.
@@ -27,7 +31,8 @@ from vanguard.data.annotations import VideoAnnotation
 from vanguard.io import write_json
 from vanguard.metrics.protocols import subclip_frame_scores
 
-FORMAT = "vanguard.predictions/1"
+FORMAT = "vanguard.predictions/2"  # /2: events and threshold (a /1 file reads with its events merged at 0.5)
+READABLE = ("vanguard.predictions/1", FORMAT)
 PREDICTIONS_DIR = "predictions"
 GROUND_TRUTH_FILE = "ground_truth.json"
 
@@ -62,6 +67,24 @@ class SubclipPrediction:
 
 
 @dataclass
+class Event:
+    """Consecutive flagged subclips of one video, merged: what happened, when, where and why."""
+
+    start_frame: int
+    end_frame: int  # inclusive
+    start_s: float
+    end_s: float
+    category: str
+    peak_score: float
+    mean_score: float
+    subclips: int  # how many subclips it merges
+    keyframe: int | None = None  # the frame its boxes refer to (the representative subclip's keyframe)
+    keyframe_png: str | None = None  # relative to the predictions directory
+    boxes: list[PixelBox] = field(default_factory=list)
+    reasoning: str | None = None
+
+
+@dataclass
 class VideoPredictions:
     video_id: str
     fps: float
@@ -70,6 +93,8 @@ class VideoPredictions:
     height: int
     path: str | None = None  # the source video, for keyframes
     subclips: list[SubclipPrediction] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    threshold: float = 0.5  # the decision threshold the events were flagged with
 
     def frame_scores(self, reduce: str = "mean") -> np.ndarray:
         """Per-frame scores of the whole video (the protocol's subclip expansion)."""
@@ -88,12 +113,16 @@ def subclip_prediction(
     keyframe: int | None = None,
     keyframe_png: str | None = None,
     gt_boxes: list[PixelBox] | None = None,
+    category: str | None = None,
 ) -> SubclipPrediction:
-    """Build one record from the model's score and text: the answer is parsed and its boxes mapped to pixels."""
+    """Build one record from the model's score and text: the answer is parsed and its boxes mapped to pixels.
+
+    ``category``: the head's decided category (one decision); None takes the answer's ("invalid" if none). A
+    subclip without text (no generation there) has no parse reason."""
     parsed = parse_answer(raw_text)
-    boxes, category = [], "invalid"
+    boxes, parsed_category = [], "invalid"
     if parsed.answer is not None:
-        category = parsed.answer.category
+        parsed_category = parsed.answer.category
         for b in parsed.answer.boxes:
             x1, y1, x2, y2 = b.to_pixels(width, height)
             boxes.append(PixelBox(round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1), b.label))
@@ -104,11 +133,11 @@ def subclip_prediction(
         start_s=round(start_frame / fps, 3),
         end_s=round((end_frame + 1) / fps, 3),
         score=float(score),
-        category=category,
+        category=category if category is not None else parsed_category,
         boxes=boxes,
         reasoning=parsed.reasoning,
         raw_text=raw_text,
-        parse_reason=parsed.reason,
+        parse_reason=parsed.reason if raw_text or category is None else None,
         keyframe=keyframe,
         keyframe_png=keyframe_png,
         gt_boxes=gt_boxes,
@@ -136,13 +165,20 @@ def _boxes(raw) -> list[PixelBox] | None:
 
 def read_video_predictions(path: str | Path) -> VideoPredictions:
     raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    if raw.pop("format", None) != FORMAT:
+    fmt = raw.pop("format", None)
+    if fmt not in READABLE:
         raise ValueError(f"{path}: not a {FORMAT} file")
     subclips = []
     for s in raw.pop("subclips"):
         s["boxes"], s["gt_boxes"] = _boxes(s["boxes"]), _boxes(s.get("gt_boxes"))
         subclips.append(SubclipPrediction(**s))
-    return VideoPredictions(**raw, subclips=subclips)
+    events = [Event(**{**e, "boxes": _boxes(e.get("boxes")) or []}) for e in raw.pop("events", [])]
+    video = VideoPredictions(**raw, subclips=subclips, events=events)
+    if fmt != FORMAT:  # written before events: merged here, at the threshold of the time (0.5)
+        from vanguard.report.events import with_events
+
+        with_events(video, video.threshold)
+    return video
 
 
 def read_predictions(run_dir: str | Path) -> list[VideoPredictions]:

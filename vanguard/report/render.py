@@ -23,9 +23,11 @@ from vanguard.metrics.grounding import grounding_metrics
 from vanguard.metrics.protocols import NOTES, coverage_warning, evaluate_frame_scores, fit_length
 from vanguard.metrics.scores import load_frame_scores, video_id
 from vanguard.report import plots
+from vanguard.report.events import event_counts
 from vanguard.report.predictions import (
     GROUND_TRUTH_FILE,
     PREDICTIONS_DIR,
+    Event,
     SubclipPrediction,
     VideoPredictions,
     file_stem,
@@ -72,8 +74,10 @@ _CSS = (
 )
 
 
-def to_html(blocks: list[Block], title: str) -> str:
+def to_html(blocks: list[Block], title: str, links: dict[int, list[str]] | None = None) -> str:
+    """``links``: {column: [href per body row]} turns that column of the (first) table into links."""
     e = html.escape
+    links = links or {}
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{_CSS}</style></head><body>"]
     for b in blocks:
         if b.kind in ("h1", "h2", "p", "pre"):
@@ -83,7 +87,9 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif b.kind == "table" and b.rows:
             head, *body = b.rows
             out.append("<table><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in head) + "</tr>")
-            out += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in body]
+            out += ["<tr>" + "".join(
+                f"<td><a href='{e(links[j][i])}'>{e(str(c))}</a></td>" if j in links else f"<td>{e(str(c))}</td>"
+                for j, c in enumerate(r)) + "</tr>" for i, r in enumerate(body)]
             out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
@@ -160,6 +166,19 @@ def render_run_report(
                 blocks += [Block("h2", "ROC and PR curves"), Block("img", "frame-level ROC", src="figures/roc.png"),
                            Block("img", "frame-level PR", src="figures/pr.png")]
 
+    events = metrics.get("events") or (event_counts(videos, annotations) if annotations and videos else None)
+    if events:
+        rows = [["count", "value"]] + [[k, str(v)] for k, v in events.items()]
+        blocks += [Block("h2", "Events against the ground truth"),
+                   Block("p", "events_on_gt: events overlapping a ground-truth interval; false_alarm_events: events "
+                              "on normal videos; gt_intervals_found: intervals overlapped by an event."),
+                   Block("table", rows=rows)]
+    generation = metrics.get("generation") or {}
+    checks = [k for k in ("head_disagreements", "anomalous_without_box", "repetition_rate") if k in generation]
+    if checks:
+        blocks += [Block("h2", "One decision, readable text (each should be 0)"),
+                   Block("table", rows=[["check", "value"]] + [[k, _fmt(generation[k])] for k in checks])]
+
     subclips = [s for v in videos for s in v.subclips]
     if subclips:
         rates = invalid_answer_rates(reasons=[s.parse_reason for s in subclips])
@@ -200,6 +219,30 @@ def _grounding_examples(videos: list[VideoPredictions], pred_dir: Path, figs: Pa
 
 
 # ---- the explanation page of one video -----------------------------------------------------------------------------
+def event_line(event: Event) -> str:
+    """One line for an event: category, time span, scores."""
+    return (f"{event.category}, {event.start_s:.1f}-{event.end_s:.1f} s, peak score {event.peak_score:.2f}, "
+            f"mean {event.mean_score:.2f} ({event.subclips} subclip{'s' if event.subclips != 1 else ''})")
+
+
+def _event_blocks(video: VideoPredictions, files: Path, pred_dir: Path, max_keyframes: int) -> list[Block]:
+    if not video.events:
+        return [Block("p", f"No event: no subclip reached the threshold {video.threshold:g}.")]
+    blocks = []
+    for i, e in enumerate(video.events, 1):
+        blocks.append(Block("h2", f"Event {i}: {event_line(e)}"))
+        sub = SubclipPrediction(video.video_id, e.start_frame, e.end_frame, e.start_s, e.end_s, e.peak_score,
+                                e.category, e.boxes, keyframe=e.keyframe, keyframe_png=e.keyframe_png)
+        image = _keyframe(video, sub, pred_dir) if i <= max_keyframes else None
+        if image is not None:
+            name = f"event_{i:02d}.png"
+            caption = f"event {i}: {e.category} at {e.start_s:.1f}-{e.end_s:.1f} s (keyframe {e.keyframe}, boxes in red)"
+            plots.keyframe_with_boxes(image, files / name, e.boxes, title=caption)
+            blocks.append(Block("img", caption, src=f"{files.name}/{name}"))
+        blocks.append(Block("pre", e.reasoning or "(no reasoning generated)"))
+    return blocks
+
+
 def render_video_page(
     video: VideoPredictions,
     out_dir: str | Path,
@@ -207,40 +250,50 @@ def render_video_page(
     predictions_dir: str | Path | None = None,
     max_keyframes: int = 12,
 ) -> Path:
-    """``<out_dir>/<video_id>.html`` with its figures in ``<video_id>_files/``: timeline, keyframes, reasoning."""
+    """``<out_dir>/<video_id>.html`` with its figures in ``<video_id>_files/``: the events first (keyframe with
+    boxes, reasoning; a timeline with the events marked and the ground truth shaded), the subclip table below.
+    ``max_keyframes``: the most events drawn with their keyframe."""
     out = Path(out_dir)
     files = out / f"{file_stem(video.video_id)}_files"
     files.mkdir(parents=True, exist_ok=True)
     pred_dir = Path(predictions_dir) if predictions_dir else out
     scores = video.frame_scores()
     intervals = annotation.intervals if annotation is not None else ()
-    plots.score_timeline(scores, video.fps, files / "timeline.png", intervals, title=video.video_id)
-    flagged = sum(s.score >= 0.5 for s in video.subclips)
+    plots.score_timeline(scores, video.fps, files / "timeline.png", intervals, title=video.video_id,
+                         events=[(e.start_s, e.end_s, e.category) for e in video.events], threshold=video.threshold)
+    n = len(video.events)
     blocks = [
         Block("h1", f"{video.video_id}"),
-        Block("p", f"{video.num_frames} frames at {video.fps:g} fps ({video.num_frames / video.fps:.1f} s), "
-                   f"{video.width}x{video.height}; {len(video.subclips)} subclips, {flagged} with score >= 0.5; "
-                   f"max score {scores.max():.3f}." + (" Ground truth shaded in red." if intervals else "")),
-        Block("img", "anomaly score over time", src=f"{files.name}/timeline.png"),
-        Block("h2", "Subclips"),
-        Block("table", rows=[["time (s)", "frames", "score", "category", "boxes", "answer"]] + [
+        Block("p", f"{n} event{'s' if n != 1 else ''} (subclips scored at or above {video.threshold:g}, merged) in "
+                   f"{video.num_frames / video.fps:.1f} s of video ({video.num_frames} frames at {video.fps:g} fps, "
+                   f"{video.width}x{video.height}); max score {scores.max():.3f}."
+                   + (" Ground truth shaded in red on the timeline." if intervals else "")),
+        Block("img", "anomaly score over time, events marked", src=f"{files.name}/timeline.png"),
+        *_event_blocks(video, files, pred_dir, max_keyframes),
+        Block("h2", f"Subclips ({len(video.subclips)})"),
+        Block("table", rows=[["time (s)", "frames", "score", "category", "boxes", "answer", "reasoning"]] + [
             [f"{s.start_s:.1f}-{s.end_s:.1f}", f"{s.start_frame}-{s.end_frame}", f"{s.score:.3f}", s.category,
              "; ".join(f"{b.label} [{b.x1:.0f}, {b.y1:.0f}, {b.x2:.0f}, {b.y2:.0f}]" for b in s.boxes),
-             "valid" if s.parse_reason is None else f"invalid: {s.parse_reason}"]
+             "-" if not s.raw_text else ("valid" if s.parse_reason is None else f"invalid: {s.parse_reason}"),
+             s.reasoning or ""]
             for s in video.subclips
         ]),
     ]
-    shown = sorted(video.subclips, key=lambda s: (-bool(s.boxes), -s.score))[:max_keyframes]
-    if shown:
-        blocks.append(Block("h2", "Keyframes and reasoning"))
-    for i, s in enumerate(sorted(shown, key=lambda s: s.start_frame)):
-        image = _keyframe(video, s, pred_dir)
-        blocks.append(Block("p", _caption(s)))
-        if image is not None:
-            name = f"keyframe_{i:02d}.png"
-            plots.keyframe_with_boxes(image, files / name, s.boxes, s.gt_boxes or (), title=_caption(s))
-            blocks.append(Block("img", _caption(s), src=f"{files.name}/{name}"))
-        blocks.append(Block("pre", s.reasoning if s.reasoning else (s.raw_text or "(no text)")))
     page = out / f"{video.video_id}.html"
     write_text(page, to_html(blocks, video.video_id))
+    return page
+
+
+def render_index(out_dir: str | Path, videos: list[VideoPredictions], pages: list[Path]) -> Path:
+    """``index.html``: every video with its events, linking to its page."""
+    rows = [["video", "seconds", "peak score", "events"]]
+    links = []
+    for video, page in zip(videos, pages, strict=True):
+        peak = max((s.score for s in video.subclips), default=0.0)
+        events = "; ".join(f"{i}. {event_line(e)}" for i, e in enumerate(video.events, 1)) or "none"
+        rows.append([video.video_id, f"{video.num_frames / video.fps:.1f}", f"{peak:.2f}", events])
+        links.append(Path(page).name)
+    page = Path(out_dir) / "index.html"
+    write_text(page, to_html([Block("h1", "VANGUARD explanations"), Block("table", rows=rows)], "VANGUARD explanations",
+                             links={0: links}))
     return page

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -41,8 +42,9 @@ from vanguard.adapters import has_lora, inject_lora, lora_config
 from vanguard.answer import parse_answer
 from vanguard.backbone import Backbone
 from vanguard.categories import CATEGORIES
+from vanguard.decision import Decision, decide, forced_categories
 from vanguard.errors import ConfigError, NonFiniteLossError
-from vanguard.stages.batching import batch_size
+from vanguard.stages.batching import batch_size, select_samples
 from vanguard.stages.evaluation import GenerationMetrics
 from vanguard.stages.heads import ClassificationHead, HeadOutput
 from vanguard.targets import Target
@@ -84,6 +86,8 @@ class StageBase(LightningModule):
         generate_test_batches: the same for test (-1: all).
         generate_predict: whether ``predict`` generates answers (False: anomaly scores and the head's category only,
             e.g. for zero-shot AUC/AP, which need no text and run several times faster).
+        generate_normal: whether ``predict`` also generates for subclips the head decides are normal (False: text
+            only where it is needed, for the flagged subclips the explanation's events are made of).
         max_new_tokens: generation budget per answer.
         constrained: constrain decoding to the answer grammar (``vanguard.decoding.AnswerConstraint``);
             ``--model.init_args.constrained false`` generates freely (to measure how often that goes wrong).
@@ -91,6 +95,15 @@ class StageBase(LightningModule):
         pos_weight: weight of anomalous samples in the anomaly loss; about (normal / anomalous) subclips makes a
             score of 0.5 the balanced decision point, which F1 at 0.5 depends on (anomalies are rare).
         max_boxes: most boxes a constrained answer may hold.
+        threshold: the anomaly decision: a subclip is anomalous when its score (sigmoid of the head's anomaly logit)
+            is at least this; then its category is the head's most likely anomaly category, else Normal. The
+            constrained answer is forced to this decision (one decision: score, category and text agree); F1 and
+            the events of an explanation use it; exports and metrics.json record it.
+        require_boxes: an anomalous constrained answer holds at least one box (on for datasets with boxes; a
+            dataset without boxes turns it off).
+        repetition_penalty: HF's repetition penalty on the generated reasoning (1.0: off). With ``constrained`` it
+            applies to the text inside ``<think>`` only; without, to the whole generation (HF's own behaviour).
+        no_repeat_ngram_size: HF's no-repeat n-gram size on the generated reasoning (0: off), scoped the same way.
     """
 
     #: what the training batches must carry as the assistant's text: "none" | "answer" | "reasoning"
@@ -123,8 +136,15 @@ class StageBase(LightningModule):
         iou_threshold: float = 0.5,
         pos_weight: float = 1.0,
         max_boxes: int = 4,
+        threshold: float = 0.5,
+        require_boxes: bool = True,
+        repetition_penalty: float = 1.0,
+        no_repeat_ngram_size: int = 0,
+        generate_normal: bool = False,
     ):
         super().__init__()
+        if not 0.0 < threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
         self.save_hyperparameters(ignore=["backbone"])
         self.backbone = backbone
         self.head = ClassificationHead(backbone.feature_size, hidden=head_hidden, dropout=head_dropout)
@@ -138,7 +158,7 @@ class StageBase(LightningModule):
                 {
                     "auroc": BinaryAUROC(thresholds=metric_thresholds),
                     "ap": BinaryAveragePrecision(thresholds=metric_thresholds),
-                    "f1": BinaryF1Score(),
+                    "f1": BinaryF1Score(threshold=threshold),
                 },
                 prefix=f"{split}/",
             )
@@ -266,7 +286,9 @@ class StageBase(LightningModule):
         think = "required" if self.target == "reasoning" else "none"
         budget = max(16, self.hparams.max_new_tokens // 2)
         return AnswerConstraint(self.backbone.tokenizer, think=think, think_max_tokens=budget,
-                                max_boxes=self.hparams.max_boxes)
+                                max_boxes=self.hparams.max_boxes, min_boxes=int(self.hparams.require_boxes),
+                                repetition_penalty=self.hparams.repetition_penalty,
+                                no_repeat_ngram_size=self.hparams.no_repeat_ngram_size)
 
     def logits_processor(self):
         from transformers import LogitsProcessorList
@@ -274,11 +296,23 @@ class StageBase(LightningModule):
         constraint = self.answer_constraint()
         return None if constraint is None else LogitsProcessorList([constraint])
 
-    def generate(self, batch: dict) -> list[str]:
+    def decide(self, out: HeadOutput) -> list[Decision]:
+        """The head's decision per sample (score vs ``threshold``; category among the anomaly categories)."""
+        return decide(out.anomaly, out.category, self.hparams.threshold)
+
+    def generate(self, batch: dict, decisions: Sequence[Decision] | None = None) -> list[str]:
+        """Answers for a prompt-only batch; with ``decisions`` (and ``constrained``) each answer states its
+        sample's decision and category, and the model writes the boxes and the reasoning."""
         constraint = self.answer_constraint()
         if constraint is None:
-            return self.backbone.generate(batch, max_new_tokens=self.hparams.max_new_tokens)
+            controls = {"repetition_penalty": self.hparams.repetition_penalty}
+            if self.hparams.no_repeat_ngram_size > 0:
+                controls["no_repeat_ngram_size"] = self.hparams.no_repeat_ngram_size
+            return self.backbone.generate(batch, max_new_tokens=self.hparams.max_new_tokens, **controls)
         from transformers import LogitsProcessorList
+
+        if decisions is not None:
+            constraint.force(forced_categories(decisions))
 
         # a constrained answer always completes: the budget covers the longest text the grammar accepts (a
         # trained model stops far earlier; generation ends when every sample has emitted EOS)
@@ -289,18 +323,18 @@ class StageBase(LightningModule):
         features, _ = self.compute_features(batch, split)
         out = self.head(features)
         scores = torch.sigmoid(out.anomaly.float())
-        pred_category = out.category.argmax(-1)
+        decisions = self.decide(out)
         n = batch_size(batch)
         loss_cls = self.anomaly_loss(out.anomaly, batch["label"])
         self.log(f"{split}/loss_cls", loss_cls, batch_size=n, sync_dist=True)
         score_metrics = getattr(self, f"{split}_scores")
         score_metrics.update(scores, batch["label"])
         getattr(self, f"{split}_category").update(out.category, batch["category"])
-        result: dict[str, Any] = {"scores": scores.detach(), "pred_category": pred_category.detach(), "texts": None}
+        result: dict[str, Any] = {"scores": scores.detach(), "decisions": decisions, "texts": None}
         if self._generates(split, batch_idx):
-            texts = self.generate(batch)
+            texts = self.generate(batch, decisions)
             parsed = [parse_answer(t) for t in texts]
-            getattr(self, f"{split}_generation").update(parsed, batch["meta"])
+            getattr(self, f"{split}_generation").update(parsed, batch["meta"], decisions)
             result.update(texts=texts, parsed=parsed)
         if split == "test":
             for i, meta in enumerate(batch["meta"]):
@@ -311,7 +345,8 @@ class StageBase(LightningModule):
                     "score": float(scores[i]),
                     "label": int(batch["label"][i]),
                     "category": CATEGORIES[int(batch["category"][i])],
-                    "pred_category": CATEGORIES[int(pred_category[i])],
+                    "decision": decisions[i].anomaly,
+                    "pred_category": decisions[i].category,
                 }
                 record.update(sample_record_fields(meta))
                 if result["texts"] is not None:
@@ -361,17 +396,23 @@ class StageBase(LightningModule):
 
     def predict_step(self, batch: dict, batch_idx: int) -> list[dict]:
         features, _ = self.compute_features(batch, "predict")
-        out = self.head(features)
-        generates = self.target != "none" and self.hparams.generate_predict
-        texts = self.generate(batch) if generates else [None] * batch_size(batch)
-        probs = out.category.softmax(-1)
+        decisions = self.decide(self.head(features))
+        texts: list[str | None] = [None] * len(decisions)
+        if self.target != "none" and self.hparams.generate_predict:  # text only where it is needed
+            rows = [i for i, d in enumerate(decisions) if d.anomaly or self.hparams.generate_normal]
+            if rows:
+                sub = batch if len(rows) == len(decisions) else select_samples(batch, rows)
+                for i, text in zip(rows, self.generate(sub, [decisions[i] for i in rows]), strict=True):
+                    texts[i] = text
         return [
             {
                 "key": meta.get("key"),
                 "video_id": meta["video_id"],
                 "frame_indices": list(meta["frame_indices"]),
-                "score": float(torch.sigmoid(out.anomaly[i].float())),
-                "pred_category": CATEGORIES[int(probs[i].argmax())],
+                "score": decisions[i].score,
+                "decision": decisions[i].anomaly,
+                "pred_category": decisions[i].category,
+                "threshold": self.hparams.threshold,
                 "text": texts[i],
             }
             for i, meta in enumerate(batch["meta"])

@@ -12,6 +12,8 @@ import torch
 from torchmetrics import Metric
 
 from vanguard.answer import INVALID_REASONS, Box, Parsed
+from vanguard.decision import Decision, disagreement, missing_box
+from vanguard.metrics.text import repeats
 
 
 def box_iou(a: Box | Sequence[float], b: Box | Sequence[float]) -> float:
@@ -43,10 +45,13 @@ def grounding_scores(pred: Sequence[Box], gt: Sequence[Box], threshold: float = 
 
 
 class GenerationMetrics(Metric):
-    """Answer validity (overall and per invalid reason), answer accuracy, and grounding on anomalous samples.
+    """Answer validity (overall and per invalid reason), answer accuracy, grounding on anomalous samples, and the
+    one-decision checks: answers whose decision or category differs from the head's, anomalous answers without a
+    box, reasoning texts that repeat themselves (:func:`vanguard.metrics.text.repeats`); each should be 0.
 
-    ``update(parsed, metas)``: one :class:`vanguard.answer.Parsed` per sample with its metadata. Grounding counts
-    only anomalous samples with ground-truth boxes; an invalid answer scores 0 there.
+    ``update(parsed, metas, decisions)``: one :class:`vanguard.answer.Parsed` per sample with its metadata and the
+    head's :class:`vanguard.decision.Decision`. Grounding counts only anomalous samples with ground-truth boxes; an
+    invalid answer scores 0 there.
     """
 
     full_state_update = False
@@ -61,10 +66,20 @@ class GenerationMetrics(Metric):
         self.add_state("grounded", torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("grounding_hits", torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("iou_sum", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("disagree", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("missing_box", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("reasoned", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("repetitive", torch.tensor(0.0), dist_reduce_fx="sum")
 
-    def update(self, parsed: Sequence[Parsed], metas: Sequence[dict]) -> None:
-        for p, meta in zip(parsed, metas, strict=True):
+    def update(self, parsed: Sequence[Parsed], metas: Sequence[dict], decisions: Sequence[Decision] | None = None) -> None:
+        for i, (p, meta) in enumerate(zip(parsed, metas, strict=True)):
             self.generated += 1
+            if decisions is not None:
+                self.disagree += float(disagreement(p.answer, decisions[i]))
+            self.missing_box += float(missing_box(p.answer))
+            if p.reasoning:
+                self.reasoned += 1
+                self.repetitive += float(repeats(p.reasoning))
             if not p.valid:
                 self.invalid[INVALID_REASONS.index(p.reason)] += 1
             else:
@@ -87,6 +102,9 @@ class GenerationMetrics(Metric):
             "answer_category_acc": self.category_correct / n,
             "grounding_acc": self.grounding_hits / g,
             "grounding_miou": self.iou_sum / g,
+            "head_disagreement_rate": self.disagree / n,
+            "missing_box_rate": self.missing_box / n,
+            "repetition_rate": self.repetitive / self.reasoned.clamp(min=1),
         }
         for i, reason in enumerate(INVALID_REASONS):
             out[f"invalid/{reason}"] = self.invalid[i] / n

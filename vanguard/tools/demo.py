@@ -183,7 +183,10 @@ SUMMARY_COLUMNS = (  # metrics.json written by callbacks.FrameLevelEvaluation at
     ("ground@0.5", ("generation.grounding_acc_iou50",)),
     ("invalid", ("generation.invalid_rate",)),
     ("ROUGE-L", ("generation.rougeL_f",)),
+    ("vs head", ("generation.head_disagreements",)),  # answers whose decision or category is not the head's
+    ("repeat", ("generation.repetition_rate",)),  # reasoning texts with a word 4-gram more than 3 times
 )
+ANSWER_COLUMNS = ("invalid", "vs head", "repeat")  # what an answers-only run (unconstrained) reports
 
 
 def summary_table(tb: Path) -> tuple[str, dict]:
@@ -194,7 +197,7 @@ def summary_table(tb: Path) -> tuple[str, dict]:
         metrics = _metrics(tb / stage)
         values = {col: _get(metrics, *names) for col, names in SUMMARY_COLUMNS}
         if stage.endswith("unconstrained"):  # answers only: scored on the generated batches, not the whole test set
-            values = {col: (v if col == "invalid" else None) for col, v in values.items()}
+            values = {col: (v if col in ANSWER_COLUMNS else None) for col, v in values.items()}
         data[stage] = values
         cells = ["-" if v is None else f"{v:.3f}" for v in values.values()]
         rows.append(f"| {stage} | " + " | ".join(cells) + " |")
@@ -212,7 +215,8 @@ def summary(tb: Path, seconds: float, timings: dict[str, float]) -> tuple[str, d
     )
     text = (
         "\nVANGUARD demo on SynthCrime (test split, frame-level protocol: pooled ROC-AUC, AP = trapezoidal PR-AUC,\n"
-        "F1 at 0.5; grounding accuracy at IoU 0.5; invalid = unparseable or invalid answers; ROUGE-L vs the teacher)\n\n"
+        "F1 at 0.5; grounding accuracy at IoU 0.5; invalid = unparseable or invalid answers; ROUGE-L vs the teacher;\n"
+        "vs head = answers contradicting the head's decision or category; repeat = share of repetitive reasoning)\n\n"
         f"{table}\n\n{reference}"
         f"report:        {tb / 'stage3' / 'report' / 'report.html'}\n"
         f"explanations:  {OUT / 'predict' / 'index.html'} (one page per held-out video)\n"
