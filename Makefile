@@ -28,7 +28,7 @@ pretrain-backbone: $(STAMP)
 	$(BIN)/python -m vanguard backbone tiny outputs/pretrain/backbone_init --size demo --seed 0
 	$(BIN)/python -m vanguard data synthcrime outputs/pretrain/data --seed 1000 --videos 600 --zero_shot 0 --difficulty clear
 	$(BIN)/python -m vanguard backbone pretrain outputs/pretrain/backbone_init outputs/pretrain/data/synthcrime $(PRETRAINED) \
-		--split train --heldout_split test --steps 1200 --batch_size 8 --lr 1e-3 --windows_per_video 6 \
+		--split train --heldout_split test --steps 1200 --batch_size 8 --lr 1e-3 --windows_per_video 2 \
 		--event_windows_per_video 6 --grounding_windows_per_video 3 --eval_every 300 --eval_clips 240 \
 		--save_dtype bfloat16 --seed 0
 

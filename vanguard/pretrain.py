@@ -149,8 +149,8 @@ def pretrain_backbone(
         event_windows_per_video: anomalous windows per video (0: normal windows only).
         grounding_windows_per_video: windows per video whose last frame has ground-truth boxes, each asking for
             the boxes of one of that frame's labels (referring grounding); 0 pretrains on captions alone.
-        eval_every: steps between held-out evaluations (0: only at the end); the weights of the evaluation that
-            names the most events right are the ones saved.
+        eval_every: steps between held-out evaluations (0: only at the end); the weights of the best evaluation
+            (events named right + grounding accuracy; the later one on a tie) are the ones saved.
         eval_clips: held-out clips per evaluation (captions and grounding questions, in their proportions).
         save_dtype: dtype of the saved weights (``bfloat16`` halves the file; loads into float32 unchanged).
         num_workers: DataLoader workers running the processor.
@@ -202,8 +202,9 @@ def pretrain_backbone(
         evaluations.append(figures)
         tqdm.write(f"held-out @ step {figures['step']}: caption names the event {figures['event_accuracy']:.3f}, "
                    f"grounding@IoU0.5 {figures['grounding_acc_iou50']:.3f}")
-        if figures["event_accuracy"] > best[0]:
-            best = (figures["event_accuracy"], {k: v.detach().clone() for k, v in model.state_dict().items()})
+        score = figures["event_accuracy"] + figures["grounding_acc_iou50"]  # ties: the later (longer-trained) one
+        if score >= best[0]:
+            best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()})
         model.train()
 
     task = "what happens + grounding" if clips.grounding else "what happens"
@@ -232,7 +233,7 @@ def pretrain_backbone(
     out.mkdir(parents=True, exist_ok=True)
     model.to(getattr(torch, save_dtype)).save_pretrained(out)
     encoder.processor.save_pretrained(out)
-    chosen = max(evaluations, key=lambda e: e["event_accuracy"]) if evaluations else None
+    chosen = max(reversed(evaluations), key=lambda e: e["event_accuracy"] + e["grounding_acc_iou50"]) if evaluations else None
     from_cli = sys.argv[1:3] == ["backbone", "pretrain"]
     summary = {"command": shlex.join(["python", "-m", "vanguard", *sys.argv[1:]]) if from_cli else None,
                "commit": _commit(), "from": str(backbone), "data": str(data), "split": split, "heldout_split": heldout_split,
