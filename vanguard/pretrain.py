@@ -163,6 +163,7 @@ def pretrain_backbone(
     from vanguard.io import write_json
     from vanguard.pretrain_eval import heldout_figures
 
+    commit = _commit()  # the code that runs, read before a long run gives the tree time to move on
     torch.manual_seed(seed)
     if not torch.cuda.is_available():  # leave the cores the workers use (OpenMP pools fighting are ~10x slower)
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - num_workers))
@@ -236,7 +237,7 @@ def pretrain_backbone(
     chosen = max(reversed(evaluations), key=lambda e: e["event_accuracy"] + e["grounding_acc_iou50"]) if evaluations else None
     from_cli = sys.argv[1:3] == ["backbone", "pretrain"]
     summary = {"command": shlex.join(["python", "-m", "vanguard", *sys.argv[1:]]) if from_cli else None,
-               "commit": _commit(), "from": str(backbone), "data": str(data), "split": split, "heldout_split": heldout_split,
+               "commit": commit, "from": str(backbone), "data": str(data), "split": split, "heldout_split": heldout_split,
                "clips": len(clips), "event_clips": clips.events, "grounding_clips": clips.grounding,
                "heldout_clips": len(heldout) if heldout else 0, "steps": steps, "batch_size": batch_size, "lr": lr,
                "first_loss": float(np.mean(losses[:10])), "final_loss": float(np.mean(losses[-20:])),
