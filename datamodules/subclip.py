@@ -99,7 +99,9 @@ class SubclipDataModule(LightningDataModule):
             raise ConfigError(f"max_skip_fraction must be within 0..1, got {max_skip_fraction}")
         if target is not None and target not in TARGETS:
             raise ConfigError(f"target must be one of {TARGETS} or None, got {target!r}")
-        self.save_hyperparameters()
+        # require_boxes defaults to the stage's own hyper-parameter: logged once, by the stage (Lightning refuses to
+        # merge the two hparams when the data's None and the stage's True differ)
+        self.save_hyperparameters(ignore=["require_boxes"])
         self.shards = str(Path(shards).expanduser())
         self.backbone_path = str(backbone_path)
         self.frame_pixels = frame_pixels
