@@ -52,7 +52,8 @@ def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> tuple[int
 def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: float, work: Path) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText
-    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    from vanguard.processing import video_tokens as subclip_video_tokens
 
     cfg = AutoConfig.from_pretrained(config)
     t, v = cfg.text_config, cfg.vision_config
@@ -62,10 +63,7 @@ def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: f
     n_total, n_vision = count(model), count(model.model.visual)
     n_embed = t.vocab_size * t.hidden_size
     n_lm = count(model.model.language_model) - n_embed  # matmul parameters of the decoder layers
-    factor = v.patch_size * v.spatial_merge_size
-    h, w = smart_resize(num_frames, 240, 320, temporal_factor=v.temporal_patch_size, factor=factor,
-                        min_pixels=2 * 32 * 32, max_pixels=num_frames * frame_pixels)
-    video_tokens = (num_frames // v.temporal_patch_size) * (h // factor) * (w // factor)
+    video_tokens, (h, w) = subclip_video_tokens(v, num_frames, 240, 320, frame_pixels)
     patches = video_tokens * v.spatial_merge_size**2
     seq, answer = sequence_tokens(num_frames, frame_pixels, work)
     hq, hkv = t.num_attention_heads * t.head_dim, t.num_key_value_heads * t.head_dim

@@ -140,6 +140,8 @@ def build_processor(tokenizer, max_frame_pixels: int = 128 * 128, num_frames: in
     """The real Qwen3-VL processor classes, with a pixel budget suited to small surveillance frames."""
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
+    from vanguard.processing import CAP_PIXELS_PER_FRAME
+
     image = Qwen2VLImageProcessor(
         patch_size=16,
         temporal_patch_size=2,
@@ -159,7 +161,7 @@ def build_processor(tokenizer, max_frame_pixels: int = 128 * 128, num_frames: in
         min_frames=2,
         max_frames=256,
         do_sample_frames=False,
-        cap_pixels_per_frame=False,
+        cap_pixels_per_frame=CAP_PIXELS_PER_FRAME,  # written into processor_config.json: loads pinned too
     )
     return Qwen3VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=CHAT_TEMPLATE)
 
