@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo ablations bench clean
+.PHONY: install test lint demo ablations bench gpu-check clean
 
 $(STAMP): requirements.txt setup.cfg
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ ablations: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --out outputs/bench
+
+# on a CUDA machine: the demo world through stages 1-3 in bf16 and one real-width Qwen3-VL step (skips without CUDA)
+gpu-check: $(STAMP)
+	$(BIN)/python -m benchmarks.gpu_check --work outputs/gpu_check
 
 clean:
 	rm -rf outputs runs lightning_logs

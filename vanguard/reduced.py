@@ -32,12 +32,11 @@ NARROW_TEXT = {"hidden_size": 128, "intermediate_size": 384, "num_attention_head
 NARROW_VISION = {"hidden_size": 64, "intermediate_size": 256, "num_heads": 4}
 
 
-def spread(indexes: list[int], depth: int, layers: int) -> list[int]:
-    """The deepstack block indexes for a tower cut to ``depth`` blocks: as many levels as the original has (at most
-    ``depth`` and the LM's ``layers``: level k feeds LM layer k), evenly spread, the last one at the last block
-    when the cut is that deep."""
-    k = min(len(indexes), depth, layers)
-    return sorted({min(depth - 1, (i + 1) * depth // k - 1) for i in range(k)})
+def spread(indexes: list[int], depth: int, new_depth: int, layers: int) -> list[int]:
+    """Deepstack block indexes of a ``depth``-block tower cut to ``new_depth`` blocks: each index scaled to the
+    same place in the shorter tower (unchanged when nothing is cut), at most ``layers`` of them (level k feeds
+    decoder layer k)."""
+    return sorted({i * new_depth // depth for i in indexes})[:layers]
 
 
 def mrope_split(section: list[int], head_dim: int) -> list[int]:
@@ -55,8 +54,9 @@ def reduced_config(config: dict, text_layers: int = 2, vision_depth: int = 2, na
     text, vision = cfg["text_config"], cfg["vision_config"]
     if not 1 <= text_layers <= text["num_hidden_layers"] or not 1 <= vision_depth <= vision["depth"]:
         raise ValueError(f"text_layers must be in 1..{text['num_hidden_layers']} and vision_depth in 1..{vision['depth']}")
+    vision["deepstack_visual_indexes"] = spread(vision["deepstack_visual_indexes"], vision["depth"], vision_depth,
+                                                text_layers)
     text["num_hidden_layers"], vision["depth"] = text_layers, vision_depth
-    vision["deepstack_visual_indexes"] = spread(vision["deepstack_visual_indexes"], vision_depth, text_layers)
     if narrow:
         text.update(NARROW_TEXT)
         vision.update(NARROW_VISION)

@@ -82,6 +82,8 @@ SIZES = {
     "unit": TinySize(64, 2, 4, 2, 128, (4, 2, 2), 32, 2, 2, 64, (0, 1)),
     # the demo: a few million parameters, big enough to learn SynthCrime
     "demo": TinySize(192, 4, 6, 2, 512, (8, 4, 4), 96, 4, 4, 256, (1, 2, 3)),
+    # the GPU check (benchmarks/gpu_check.py): ~30M parameters, head_dim 64, three deepstack levels
+    "gpu": TinySize(512, 8, 8, 2, 1536, (16, 8, 8), 256, 6, 8, 1024, (1, 3, 5)),
 }
 
 

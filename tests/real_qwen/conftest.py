@@ -1,18 +1,14 @@
 """The real Qwen3-VL-4B-Instruct files (configuration, tokenizer, chat template, processors; no weights) from
-``../shared/fixtures/qwen3vl_4b_instruct``: what a user with the real model loads. Tests here are skipped, with the
-path they looked at, only when that folder is absent."""
+``../shared/fixtures/qwen3vl_4b_instruct`` (the ``qwen_files`` fixture, tests/conftest.py): what a user with the
+real model loads. Tests here are skipped, with the path they looked at, only when that folder is absent."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import FIXTURES
-
-QWEN_FILES = Path(os.environ.get("VANGUARD_QWEN_FILES", FIXTURES.parent / "qwen3vl_4b_instruct"))
 #: CI's reduced model: the real files, 3 decoder layers and 3 vision blocks (three deepstack levels, as the 4B has),
 #: narrow widths (vanguard.reduced.NARROW_*), the real 151,936-row embedding
 REDUCED = {"text_layers": 3, "vision_depth": 3, "narrow": True, "dtype": "float32"}
@@ -25,13 +21,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def qwen_files() -> Path:
-    if not (QWEN_FILES / "config.json").is_file():
-        pytest.skip(f"the real Qwen3-VL-4B-Instruct files are not at {QWEN_FILES} (set VANGUARD_QWEN_FILES)")
-    return QWEN_FILES
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""``python -m vanguard backbone``: build the tiny Qwen3-VL, and describe a backbone directory."""
+"""``python -m vanguard backbone``: build the tiny Qwen3-VL or a reduced copy of a real one, describe a backbone
+directory, caption-pretrain one."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 
-def tiny(out_dir: Path, size: Literal["unit", "demo"] = "unit", seed: int = 0, frame_pixels: int = 128 * 128) -> None:
+def tiny(out_dir: Path, size: Literal["unit", "demo", "gpu"] = "unit", seed: int = 0, frame_pixels: int = 128 * 128) -> None:
     """Write a tiny Qwen3-VL that ``from_pretrained`` loads exactly like the real Qwen3-VL-4B.
 
     Args:
         out_dir: directory to write (config, safetensors weights, tokenizer, processors, chat template).
-        size: ``unit`` (well under 1M parameters, for tests) or ``demo`` (a few million, for the demo).
+        size: ``unit`` (well under 1M parameters, for tests), ``demo`` (a few million, for the demo) or ``gpu``
+            (~30 million, for ``make gpu-check``).
         seed: weight initialisation seed.
         frame_pixels: the processors' default pixel budget per frame.
     """
@@ -21,6 +23,30 @@ def tiny(out_dir: Path, size: Literal["unit", "demo"] = "unit", seed: int = 0, f
     path = build_tiny(out_dir, size=size, seed=seed, frame_pixels=frame_pixels)
     meta = json.loads((path / "vanguard_tiny.json").read_text())
     print(f"wrote tiny Qwen3-VL ({size}, {meta['params']:,} parameters) to {path}")
+
+
+def reduced(src: Path, out_dir: Path, text_layers: int = 2, vision_depth: int = 2, narrow: bool = False, seed: int = 0,
+            dtype: Literal["bfloat16", "float32"] = "bfloat16", device: str = "cpu") -> None:
+    """Write a copy of a real Qwen3-VL directory with fewer layers and random weights: its tokenizer, chat template,
+    processors and configuration structure as they are (a dry run of the real-model path without the weights).
+
+    Args:
+        src: a Qwen3-VL directory (config, tokenizer, processor files; weights are not read).
+        out_dir: directory to write.
+        text_layers: decoder layers kept.
+        vision_depth: vision blocks kept (the deepstack levels are spread over them).
+        narrow: also cut the widths (CPU tests); without it every width is the real one (~0.7 B parameters for
+            the 4B at 2 + 2).
+        seed: weight initialisation seed.
+        dtype: the saved weights' dtype.
+        device: where the model is initialised (``cuda`` is much faster at real widths).
+    """
+    from vanguard.reduced import build_reduced
+
+    path = build_reduced(src, out_dir, text_layers, vision_depth, narrow, seed, dtype, device)
+    meta = json.loads((path / "vanguard_reduced.json").read_text())
+    print(f"wrote {src} cut to {text_layers} layers / {vision_depth} vision blocks ({meta['params']:,} parameters) "
+          f"to {path}")
 
 
 def budget_from_config(config: Path) -> dict:
@@ -124,4 +150,4 @@ def main(argv: list[str]) -> None:
 
     if argv[:1] == ["info"]:  # jsonargparse's CLI drops a parameter named `config` (its own option): rename it
         argv = [a.replace("--config", "--stage_config", 1) if a.split("=")[0] == "--config" else a for a in argv]
-    CLI({"tiny": tiny, "info": info, "pretrain": pretrain_backbone}, args=argv, as_positional=True, prog="vanguard backbone")
+    CLI({"tiny": tiny, "reduced": reduced, "info": info, "pretrain": pretrain_backbone}, args=argv, as_positional=True, prog="vanguard backbone")
