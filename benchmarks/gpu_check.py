@@ -86,8 +86,9 @@ def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) ->
 
     cfg = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{stage}.yaml").read_text())
     trainer = cfg["trainer"]
-    trainer.update(accelerator="gpu" if cuda else "cpu", devices=1, max_steps=steps, enable_progress_bar=False,
-                   precision="bf16-mixed" if cuda else "32-true")
+    # one epoch of `steps` batches: it ends with the stage's validation and last.ckpt, which `test` loads
+    trainer.update(accelerator="gpu" if cuda else "cpu", devices=1, max_steps=steps, max_epochs=1,
+                   enable_progress_bar=False, precision="bf16-mixed" if cuda else "32-true")
     trainer.pop("strategy", None)
     if quick:
         trainer.update(limit_val_batches=1, limit_test_batches=1, val_check_interval=None)
@@ -98,9 +99,10 @@ def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) ->
         model["backbone"]["init_args"]["dtype"] = "bfloat16"
     if quick:  # answers only at test, short ones (a constrained answer still completes: AnswerConstraint)
         model.update(generate_val_batches=0, max_new_tokens=32)
-    cfg["data"]["init_args"]["num_workers"] = 0 if quick else min(8, os.cpu_count() or 1)
+    data = cfg["data"]["init_args"]
+    data.update(num_workers=0 if quick else min(8, os.cpu_count() or 1), batches_per_epoch=steps)
     if quick:
-        cfg["data"]["init_args"].update(batch_size=2, eval_batch_size=2, batches_per_epoch=steps)
+        data.update(batch_size=2, eval_batch_size=2)
     path = work / f"{stage}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
