@@ -168,8 +168,9 @@ def real_width_step(work: Path, device: torch.device, quick: bool, qwen_files: P
     trainable, total = parameter_counts(stage)
     optimizer = torch.optim.AdamW(stage.param_groups())
     shards = real_shards(work, n_videos=2, clips=2, splits=("train",))
-    batch = training_batch(str(path), shards, batch_n, "answer", num_frames=frames, frame_pixels=pixels)
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    batch, prompts = (to_device(training_batch(str(path), shards, batch_n, "answer", num_frames=frames,
+                                               frame_pixels=pixels, prompt_only=prompt_only), device)
+                      for prompt_only in (False, True))
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
     times = []
@@ -186,7 +187,6 @@ def real_width_step(work: Path, device: torch.device, quick: bool, qwen_files: P
         sync(device)
         times.append(time.perf_counter() - start)
     step_s = statistics.median(times[1:] or times)
-    prompts = {k: v for k, v in batch.items() if k != "labels"}
     constraint = AnswerConstraint(backbone.tokenizer, max_boxes=1 if quick else stage.hparams.max_boxes)
     sync(device)
     start = time.perf_counter()
@@ -198,6 +198,10 @@ def real_width_step(work: Path, device: torch.device, quick: bool, qwen_files: P
             "step_s": step_s, "tokens_per_s": int(batch["attention_mask"].sum()) / step_s,
             "loss": float(total_loss.detach()), "peak_gb": peak_memory_gb(device), "generate_s": time.perf_counter() - start,
             "valid": sum(parse_answer(t).valid for t in texts), "answers": len(texts)}
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def sync(device: torch.device) -> None:

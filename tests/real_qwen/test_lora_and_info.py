@@ -73,3 +73,8 @@ def test_backbone_info_says_what_it_assumed_and_checks_the_8b_option(capsys):
     info(ROOT / "benchmarks/configs/qwen3_vl_4b.json")
     assumed = json.loads(capsys.readouterr().out)["subclip"]
     assert assumed["budget_from"].startswith("assumed") and (assumed["frames"], assumed["frame_pixels"]) == (16, 16384)
+    info(ROOT / "benchmarks/configs/qwen3_vl_4b.json", stage_config=ROOT / "experiments/ucf_crime/stage2.yaml",
+         num_frames=32)
+    longer = json.loads(capsys.readouterr().out)["subclip"]
+    assert (longer["frames"], longer["frame_pixels"], longer["video_tokens"]) == (32, 76800, 1120)
+    assert longer["budget_from"] == f"command line (num_frames); the rest from {ROOT / 'experiments/ucf_crime/stage2.yaml'}"

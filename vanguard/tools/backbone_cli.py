@@ -100,9 +100,10 @@ def info(path: Path, stage_config: Path | None = None, num_frames: int | None = 
         budget, source = budget_from_config(stage_config), str(stage_config)
     else:
         budget, source = backbone_defaults(), "assumed: the Backbone's defaults (pass --config STAGE.yaml)"
-    budget = {"num_frames": num_frames or budget["num_frames"], "frame_pixels": frame_pixels or budget["frame_pixels"]}
-    if (num_frames or frame_pixels) and stage_config is None:
-        source = "command line" + ("" if num_frames and frame_pixels else "; the rest assumed: the Backbone's defaults")
+    given = {k: v for k, v in (("num_frames", num_frames), ("frame_pixels", frame_pixels)) if v}
+    if given:
+        budget.update(given)
+        source = "command line" + ("" if len(given) == 2 else f" ({', '.join(given)}); the rest from {source}")
     cfg = AutoConfig.from_pretrained(path)
     t, v = cfg.text_config, cfg.vision_config
     with torch.device("meta"):  # parameter count without memory or weights
