@@ -40,7 +40,7 @@ def test_random_logits_through_the_constraint_give_valid_answers(real_tokenizer,
     start = time.perf_counter()
     tables = constraint._tables(VOCAB)
     built = time.perf_counter() - start
-    assert built < 60, f"vocabulary tables took {built:.1f} s"  # ~2 s on this machine (see docs/real_model.md)
+    assert built < 60, f"vocabulary tables took {built:.1f} s"  # ~2 s on this machine (see docs/real_qwen_checks.md)
     strings = tables.vocab.strings
     assert len(strings) == VOCAB and strings[151667] == "<think>" and strings[151668] == "</think>"
     assert all(s is None for s in strings[151669:])  # logits rows without a token are never allowed
