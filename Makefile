@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo ablations bench gpu-check clean
+.PHONY: install test lint demo ablations bench clean
 
 $(STAMP): requirements.txt setup.cfg
 	test -d $(VENV) || $(PY) -m venv $(VENV)

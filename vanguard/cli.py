@@ -19,7 +19,7 @@ LIGHTNING_SUBCOMMANDS = {
 }
 #: tool name -> (module with a ``main(argv)``, one-line description)
 TOOLS = {
-    "backbone": ("vanguard.tools.backbone_cli", "build the tiny Qwen3-VL (`backbone tiny DIR`), pretrain it, inspect one (`info`)"),
+    "backbone": ("vanguard.tools.backbone_cli", "build the tiny Qwen3-VL (`backbone tiny DIR`), pretrain it, inspect one"),
     "data": ("vanguard.tools.data_cli", "SynthCrime generation, previews, leakage checks, shard inspection"),
     "annotate": ("vanguard.annotate.cli", "teacher-student annotation of subclips into WebDataset shards"),
     "evaluate": ("vanguard.tools.evaluate_cli", "frame-level protocols on saved scores (ours or a peer's)"),
