@@ -80,8 +80,8 @@ def peak_memory_gb(device: torch.device) -> float:
 
 
 def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) -> Path:
-    """experiments/synthcrime/<stage>.yaml for this run: device, bf16 on CUDA, ``steps`` training steps, the
-    StepStats callback; paths stay relative (``outputs/demo/...`` under ``work``)."""
+    """experiments/synthcrime/<stage>.yaml for this run: the check's tiny backbone, device, bf16 on CUDA, ``steps``
+    training steps, the StepStats callback; the other paths stay relative (``outputs/demo/...`` under ``work``)."""
     import yaml
 
     cfg = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{stage}.yaml").read_text())
@@ -95,12 +95,15 @@ def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) ->
     trainer["callbacks"].append({"class_path": "benchmarks.gpu_check.StepStats",
                                  "init_args": {"out": str(work / f"{stage}_steps.json"), "skip": 0 if quick else 2}})
     model = cfg["model"]["init_args"]
+    backbone = str(work / "outputs" / "demo" / "backbone")  # the check's own tiny model, whatever the config names
+    model["backbone"]["init_args"]["path"] = backbone
     if cuda:
         model["backbone"]["init_args"]["dtype"] = "bfloat16"
     if quick:  # answers only at test, short ones (a constrained answer still completes: AnswerConstraint)
         model.update(generate_val_batches=0, max_new_tokens=32)
     data = cfg["data"]["init_args"]
-    data.update(num_workers=0 if quick else min(8, os.cpu_count() or 1), batches_per_epoch=steps)
+    data.update(backbone_path=backbone, num_workers=0 if quick else min(8, os.cpu_count() or 1),
+                batches_per_epoch=steps)
     if quick:
         data.update(batch_size=2, eval_batch_size=2)
     path = work / f"{stage}.yaml"
