@@ -41,5 +41,9 @@ ablations: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all --out outputs/bench
 
+# on a CUDA machine: the demo world through stages 1-3 in bf16 and one real-width Qwen3-VL step (skips without CUDA)
+gpu-check: $(STAMP)
+	$(BIN)/python -m benchmarks.gpu_check --work outputs/gpu_check
+
 clean:
 	rm -rf outputs runs lightning_logs

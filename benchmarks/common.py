@@ -115,16 +115,17 @@ def real_shards(work: Path, n_videos: int = 4, clips: int = 4, splits=("train",)
 
 
 def training_batch(backbone_path: str, shards: Path, n: int, target: str, num_frames: int = DEMO_FRAMES,
-                   frame_pixels: int = DEMO_PIXELS, split: str = "train") -> dict:
-    """A real training batch (the datamodule's processor + batching on real shard samples), right-padded."""
+                   frame_pixels: int = DEMO_PIXELS, split: str = "train", prompt_only: bool = False) -> dict:
+    """A real training batch (the datamodule's processor + batching on real shard samples), right-padded; with
+    ``prompt_only`` the evaluation batch of the same samples instead (no target, left-padded, for generation)."""
     import webdataset as wds
 
     from datamodules.streams import SubclipProcessor, make_batch
 
-    proc = SubclipProcessor(backbone_path, frame_pixels, num_frames, target, with_target=True)
+    proc = SubclipProcessor(backbone_path, frame_pixels, num_frames, target, with_target=not prompt_only)
     tars = sorted(str(p) for p in (Path(shards) / split).glob("*.tar"))
     raws = list(wds.WebDataset(tars, shardshuffle=False, empty_check=False))
     items = [proc(raws[i % len(raws)]) for i in range(n)]
-    batch = make_batch(items, [], proc.pad_token_id, "right")
+    batch = make_batch(items, [], proc.pad_token_id, "left" if prompt_only else "right")
     batch.pop("_skipped"), batch.pop("_seen")
     return batch

@@ -39,14 +39,16 @@ def every_position_forward(model, inputs: dict, **kwargs) -> tuple:
 
 def big_vocab_backbone(path: str, vocab: int) -> str:
     """A copy of the tiny backbone at ``path`` whose tied embeddings have ``vocab`` rows (written once)."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoModelForImageTextToText
+
+    from vanguard.processing import load_processor
 
     out = Path(f"{path}_vocab{vocab}")
     if not (out / "config.json").exists():
         model = AutoModelForImageTextToText.from_pretrained(path)
         model.resize_token_embeddings(vocab, mean_resizing=False)
         model.save_pretrained(out)
-        AutoProcessor.from_pretrained(path).save_pretrained(out)
+        load_processor(path).save_pretrained(out)
     return str(out)
 
 

@@ -4,9 +4,10 @@
 
 Parameter counts come from the model built on the ``meta`` device from ``configs/qwen3_vl_4b.json`` (the published
 config.json). Tokens per subclip: video tokens from the real processor's ``smart_resize`` (as ``python -m vanguard
-backbone info`` computes them), the whole sequence (timestamps, prompt, JSON answer) measured by running the tiny
-backbone's real processor on a 320x240 subclip: its vision geometry (patch 16, merge 2, temporal 2) is the 4B
-model's, only its text tokenizer is smaller (its text count is an upper bound of Qwen's BPE).
+backbone info`` computes them), the whole sequence (timestamps, prompt, JSON answer) measured by running the real
+4B processor and tokenizer (``../shared/fixtures/qwen3vl_4b_instruct``) on a 320x240 subclip, or, without those
+files, the tiny backbone's (the same vision geometry; its BPE, trained on the project's own prompts, counts 13
+text tokens fewer than Qwen's).
 
 Estimates (per sample, bf16 base, LoRA r=16 on the 7 LM projections, vision tower frozen):
 - FLOPs: vision forward 2*N_vision*patches; LM forward 2*N_lm*T + attention 4*L*T^2*H_q; backward of a frozen base
@@ -31,16 +32,21 @@ GPUS = {"H100 80GB SXM": 989e12, "A100 80GB": 312e12}  # dense bf16 peak FLOP/s
 LORA_R = 16
 
 
+QWEN_FILES = ROOT.parent / "shared" / "fixtures" / "qwen3vl_4b_instruct"  # the model card's tokenizer and processors
+
+
 def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> tuple[int, int]:
     """(whole training sequence length, answer tokens the loss reads) of one 320x240 subclip with its answer, via
-    the tiny real processor."""
+    the real Qwen3-VL-4B-Instruct processor and tokenizer where their files are (``QWEN_FILES``), else the tiny
+    backbone's (the same vision geometry; its BPE, trained on the project's prompts, counts a few tokens fewer)."""
     import numpy as np
 
     from benchmarks.common import tiny_backbone
     from tests.helpers.shards import _meta
     from vanguard.processing import SubclipEncoder
 
-    enc = SubclipEncoder(tiny_backbone(work, "unit"), frame_pixels)
+    files = str(QWEN_FILES) if (QWEN_FILES / "config.json").is_file() else tiny_backbone(work, "unit")
+    enc = SubclipEncoder(files, frame_pixels)
     meta = _meta("v", "train", list(range(0, 6 * num_frames, 6)), 30.0, 320, 240, "Fighting", (40, 30, 120, 200))
     frames = np.zeros((num_frames, 240, 320, 3), np.uint8)
     item = enc.encode(frames, 30.0, meta["frame_indices"], target=meta["answer"])
@@ -50,7 +56,8 @@ def sequence_tokens(num_frames: int, frame_pixels: int, work: Path) -> tuple[int
 def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: float, work: Path) -> dict:
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText
-    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    from vanguard.processing import video_tokens as subclip_video_tokens
 
     cfg = AutoConfig.from_pretrained(config)
     t, v = cfg.text_config, cfg.vision_config
@@ -60,10 +67,7 @@ def estimate(config: str, num_frames: int, frame_pixels: int, batch: int, mfu: f
     n_total, n_vision = count(model), count(model.model.visual)
     n_embed = t.vocab_size * t.hidden_size
     n_lm = count(model.model.language_model) - n_embed  # matmul parameters of the decoder layers
-    factor = v.patch_size * v.spatial_merge_size
-    h, w = smart_resize(num_frames, 240, 320, temporal_factor=v.temporal_patch_size, factor=factor,
-                        min_pixels=2 * 32 * 32, max_pixels=num_frames * frame_pixels)
-    video_tokens = (num_frames // v.temporal_patch_size) * (h // factor) * (w // factor)
+    video_tokens, (h, w) = subclip_video_tokens(v, num_frames, 240, 320, frame_pixels)
     patches = video_tokens * v.spatial_merge_size**2
     seq, answer = sequence_tokens(num_frames, frame_pixels, work)
     hq, hkv = t.num_attention_heads * t.head_dim, t.num_key_value_heads * t.head_dim

@@ -23,6 +23,8 @@ def _find_fixtures() -> Path:
 
 
 FIXTURES = _find_fixtures()
+#: the real Qwen3-VL-4B-Instruct files (configuration, tokenizer, chat template, processors; no weights)
+QWEN_FILES = Path(os.environ.get("VANGUARD_QWEN_FILES", FIXTURES.parent / "qwen3vl_4b_instruct"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,6 +36,14 @@ def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
         pytest.fail(f"real annotation fixtures not found at {FIXTURES} (set VANGUARD_FIXTURES)")
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def qwen_files() -> Path:
+    """The real Qwen3-VL-4B-Instruct files; a test using them is skipped, naming the path, only where they are absent."""
+    if not (QWEN_FILES / "config.json").is_file():
+        pytest.skip(f"the real Qwen3-VL-4B-Instruct files are not at {QWEN_FILES} (set VANGUARD_QWEN_FILES)")
+    return QWEN_FILES
 
 
 @pytest.fixture(scope="session")

@@ -52,10 +52,28 @@ def check_backbone_dir(path: str | Path) -> Path:
     return p
 
 
+#: Qwen3-VL's per-frame pixel cap (``cap_pixels_per_frame``), pinned off wherever a processor is built or loaded.
+#: Unset, transformers warns once per process and DataLoader worker and its default is to turn on in a later
+#: version, which would shrink the frames silently; the real model card's ``video_preprocessor_config.json`` does
+#: not set it. Off is the budget the project computes with (:func:`target_size`: ``frame_pixels`` per frame).
+CAP_PIXELS_PER_FRAME = False
+
+
+def pin_frame_cap(video_processor):
+    """Set the video processor's ``cap_pixels_per_frame`` to :data:`CAP_PIXELS_PER_FRAME` when its files leave it
+    unset; a directory that turns the cap on explicitly keeps it (:func:`target_size` then refuses to guess the
+    size). Returns the video processor."""
+    if getattr(video_processor, "cap_pixels_per_frame", False) is None:
+        video_processor.cap_pixels_per_frame = CAP_PIXELS_PER_FRAME
+    return video_processor
+
+
 def load_processor(path: str | Path):
+    """The backbone directory's processor (``AutoProcessor``, no remote code) with the per-frame cap pinned."""
     from transformers import AutoProcessor
 
     processor = AutoProcessor.from_pretrained(check_backbone_dir(path), trust_remote_code=False)
+    pin_frame_cap(processor.video_processor)
     return processor
 
 
@@ -72,7 +90,7 @@ def default_video_processor():
     (annotation writing subclips at the model's size)."""
     from transformers import Qwen3VLVideoProcessor
 
-    return Qwen3VLVideoProcessor()
+    return Qwen3VLVideoProcessor(cap_pixels_per_frame=CAP_PIXELS_PER_FRAME)
 
 
 def target_size(num_frames: int, height: int, width: int, frame_pixels: int, video_processor=None) -> tuple[int, int]:
@@ -87,6 +105,20 @@ def target_size(num_frames: int, height: int, width: int, frame_pixels: int, vid
     return smart_resize(num_frames=num_frames, height=height, width=width, factor=vp.patch_size * vp.merge_size,
                         temporal_factor=vp.temporal_patch_size, min_pixels=size["shortest_edge"],
                         max_pixels=size["longest_edge"])
+
+
+def video_tokens(vision_config, num_frames: int, height: int, width: int, frame_pixels: int) -> tuple[int, tuple[int, int]]:
+    """(video tokens, (height, width) resized) of one subclip of ``num_frames`` frames of ``height x width`` for a
+    model with ``vision_config`` (a Qwen3-VL vision config: patch, merge and temporal patch sizes), at the budget
+    of ``frame_pixels`` per frame the video processor resizes to (no per-frame cap, :data:`CAP_PIXELS_PER_FRAME`)."""
+    from transformers.models.qwen3_vl.video_processing_qwen3_vl import smart_resize
+
+    v = vision_config
+    factor, temporal = v.patch_size * v.spatial_merge_size, v.temporal_patch_size
+    size = video_size(num_frames, frame_pixels)
+    h, w = smart_resize(num_frames, height, width, temporal_factor=temporal, factor=factor,
+                        min_pixels=size["shortest_edge"], max_pixels=size["longest_edge"])
+    return -(-num_frames // temporal) * (h // factor) * (w // factor), (h, w)
 
 
 def resize_video(video: torch.Tensor, frame_pixels: int, video_processor=None) -> torch.Tensor:

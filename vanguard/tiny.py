@@ -82,6 +82,8 @@ SIZES = {
     "unit": TinySize(64, 2, 4, 2, 128, (4, 2, 2), 32, 2, 2, 64, (0, 1)),
     # the demo: a few million parameters, big enough to learn SynthCrime
     "demo": TinySize(192, 4, 6, 2, 512, (8, 4, 4), 96, 4, 4, 256, (1, 2, 3)),
+    # the GPU check (benchmarks/gpu_check.py): ~30M parameters, head_dim 64, three deepstack levels
+    "gpu": TinySize(512, 8, 8, 2, 1536, (16, 8, 8), 256, 6, 8, 1024, (1, 3, 5)),
 }
 
 
@@ -140,6 +142,8 @@ def build_processor(tokenizer, max_frame_pixels: int = 128 * 128, num_frames: in
     """The real Qwen3-VL processor classes, with a pixel budget suited to small surveillance frames."""
     from transformers import Qwen2VLImageProcessor, Qwen3VLProcessor, Qwen3VLVideoProcessor
 
+    from vanguard.processing import CAP_PIXELS_PER_FRAME
+
     image = Qwen2VLImageProcessor(
         patch_size=16,
         temporal_patch_size=2,
@@ -159,7 +163,7 @@ def build_processor(tokenizer, max_frame_pixels: int = 128 * 128, num_frames: in
         min_frames=2,
         max_frames=256,
         do_sample_frames=False,
-        cap_pixels_per_frame=False,
+        cap_pixels_per_frame=CAP_PIXELS_PER_FRAME,  # written into processor_config.json: loads pinned too
     )
     return Qwen3VLProcessor(image_processor=image, tokenizer=tokenizer, video_processor=video, chat_template=CHAT_TEMPLATE)
 

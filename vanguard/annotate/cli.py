@@ -154,11 +154,9 @@ def annotate(
     if shard_backbone is not None:
         if shard_frame_pixels is None:
             raise ConfigError("shard_backbone is set but shard_frame_pixels is null: nothing would be resized")
-        from transformers import AutoProcessor
+        from vanguard.processing import load_processor
 
-        from vanguard.processing import check_backbone_dir
-
-        video_processor = AutoProcessor.from_pretrained(str(check_backbone_dir(shard_backbone))).video_processor
+        video_processor = load_processor(shard_backbone).video_processor
     if not 0 <= shard_crf <= 51:
         raise ConfigError(f"shard_crf must be an x264 CRF between 0 and 51, got {shard_crf}")
     teacher = teacher or ScriptedTeacher()

@@ -250,14 +250,14 @@ class QwenTeacher(Teacher):
 
     def setup(self, device=None) -> None:
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
-        from vanguard.processing import check_backbone_dir
+        from vanguard.processing import check_backbone_dir, load_processor
 
         if self.model is not None:
             return
         path = check_backbone_dir(self.model_dir)
-        self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=False)
+        self.processor = load_processor(path)
         self.processor.tokenizer.padding_side = "left"
         dtype = self.dtype if self.dtype == "auto" else getattr(torch, self.dtype)
         self.model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype, trust_remote_code=False)
