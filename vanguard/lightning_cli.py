@@ -18,6 +18,7 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
 
+from vanguard.errors import ConfigError
 from vanguard.processing import check_backbone_dir
 
 
@@ -53,14 +54,38 @@ class VanguardCLI(LightningCLI):
     def before_fit(self) -> None:
         from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-        from vanguard.checkpoints import slurm_resume_path
+        from vanguard.checkpoints import checkpoint_dirs, earlier_run_files, resumable_checkpoints, slurm_resume_path
 
         config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") == "last":
+            # Lightning would warn (among dozens of lines) and train from step 0 in a folder meant for resuming
+            found = resumable_checkpoints(self.trainer)
+            if not found:
+                raise ConfigError(
+                    f"--ckpt_path last: nothing to resume in {self.trainer.default_root_dir} (no last*.ckpt in "
+                    f"{', '.join(map(str, checkpoint_dirs(self.trainer))) or 'any ModelCheckpoint folder'}, no hpc_ckpt_*.ckpt); "
+                    "leave --ckpt_path out to start a new run"
+                )
+            config["ckpt_path"] = str(max(found, key=lambda p: p.stat().st_mtime_ns))
         if config.get("ckpt_path") is None:
             path = slurm_resume_path(self.trainer)
             if path is not None:
                 rank_zero_info(f"[resume] SLURM job without --ckpt_path: resuming from the newest checkpoint {path}")
                 config["ckpt_path"] = path
+        if config.get("ckpt_path") is None:
+            earlier = earlier_run_files(self.trainer)
+            if earlier:
+                # a second fresh run would interleave its checkpoints, export and curves with the first one's
+                shown = ", ".join(str(p) for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+                message = (f"an earlier run's files are where this run would write ({shown}): resume it with "
+                           "--ckpt_path last, or start a new run in another trainer.default_root_dir (and logger "
+                           "version), or delete those files")
+                from lightning.fabric.plugins.environments import SLURMEnvironment
+
+                if not SLURMEnvironment.detect():
+                    raise ConfigError(message)
+                # a requeued job whose first attempt died before any checkpoint: start over, but say so
+                print(f"[resume] warning: starting from step 0 although {message}", file=sys.stderr, flush=True)
 
 
 def run_lightning_cli(argv: list[str], run: bool = True) -> VanguardCLI:
