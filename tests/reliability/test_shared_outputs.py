@@ -36,8 +36,9 @@ def _modes(root) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o077, 0o600, 0o700)])
-def test_atomic_writes_and_exports_follow_the_umask(tmp_path, umask, tiny_backbone, mask, file_mode, dir_mode):
+def test_atomic_writes_and_exports_follow_the_umask(tmp_path, umask, tiny_backbone_dir, mask, file_mode, dir_mode):
     """tempfile makes 0600 files and 0700 folders; what is renamed into place must look as if written plainly."""
+    from vanguard.backbone import Backbone
     from vanguard.checkpoints import export_stage
     from vanguard.io import write_json
     from vanguard.stages import ClassifierWarmup
@@ -45,7 +46,7 @@ def test_atomic_writes_and_exports_follow_the_umask(tmp_path, umask, tiny_backbo
     umask(mask)
     write_json(tmp_path / "metrics.json", {"auc": 0.5})
     assert stat.S_IMODE((tmp_path / "metrics.json").stat().st_mode) == file_mode
-    stage = ClassifierWarmup(tiny_backbone)
+    stage = ClassifierWarmup(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64))
     stage.prepare()
     export = export_stage(stage, tmp_path / "export")
     modes = _modes(export)
