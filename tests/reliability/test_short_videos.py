@@ -83,3 +83,21 @@ def test_video_folder_takes_other_containers_reports_skips_and_windows_slow_vide
                                   frame_pixels=64 * 64, num_frames=4, batch_size=4)
     windows_seen = sum(len(batch["meta"]) for batch in loader)
     assert windows_seen == len(cctv) and loader.accountant.counts.skipped == 0
+
+
+def test_catalog_annotation_counts_a_corrupt_video_instead_of_stopping(tmp_path):
+    """A dataset root (UCF-Crime layout) whose training list names a corrupt file: the catalog used to raise on
+    it, so the job stopped at that video on every re-run; now it is a counted ``decode_error`` skip."""
+    from vanguard.annotate.cli import Source, TrainerOptions, annotate
+
+    root = tmp_path / "ucf"
+    (root / "videos" / "Normal").mkdir(parents=True)
+    encode(root / "videos" / "Fighting" / "Fighting001_x264.mp4", n=16)
+    (root / "videos" / "Fighting" / "Fighting002_x264.mp4").write_bytes(b"\x00" * 4096)
+    encode(root / "videos" / "Fighting" / "Fighting003_x264.mp4", n=16, fps=7.0)
+    (root / "Anomaly_Train.txt").write_text("Fighting/Fighting001_x264.mp4\nFighting/Fighting002_x264.mp4\n")
+    (root / "Anomaly_Test.txt").write_text("Fighting/Fighting003_x264.mp4\n")
+    stats = annotate(tmp_path / "shards", Source(dataset="ucf_crime", root=root, splits=["train"]), windows=WINDOWS,
+                     trainer=TrainerOptions(accelerator="cpu"))
+    assert stats["skipped_videos"] == {"decode_error": ["Fighting002_x264"]}
+    assert stats["videos"]["train"] == 2

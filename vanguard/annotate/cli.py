@@ -79,7 +79,7 @@ def _catalog(source: Source) -> tuple[list[VideoRecord], set[str], dict[str, str
 
         try:
             records = [r for split in source.splits
-                       for r in load_catalog(source.root, dataset=source.dataset, split=split)]
+                       for r in load_catalog(source.root, dataset=source.dataset, split=split, skip_unreadable=True)]
             tests = (records if "test" in source.splits
                      else load_catalog(source.root, dataset=source.dataset, split="test", probe_videos=False))
         except (OSError, ValueError) as err:  # a missing split list, an unknown dataset, an unreadable video
