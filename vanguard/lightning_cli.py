@@ -41,6 +41,21 @@ def _backbone_paths(node: Any) -> list[str]:
     return found
 
 
+#: model settings that decide how a run evaluates, not what it learned: a checkpoint's values never replace them
+EVALUATION_SETTINGS = frozenset({"constrained", "generate_val_batches", "generate_test_batches", "generate_predict",
+                                 "max_new_tokens", "max_boxes", "iou_threshold", "metric_thresholds"})
+
+
+def _model_args(config, subcommand: str | None) -> dict:
+    """The model's ``init_args`` of a parsed LightningCLI config, as a plain dict ({} when there are none)."""
+    try:
+        node = config[subcommand]["model"] if subcommand else config["model"]
+        args = node["init_args"] if "init_args" in node else node.get("dict_kwargs", {})
+        return dict(args.as_dict() if hasattr(args, "as_dict") else args or {})
+    except (KeyError, TypeError, AttributeError):
+        return {}
+
+
 class VanguardCLI(LightningCLI):
     """LightningCLI with the project's defaults."""
 
@@ -50,6 +65,32 @@ class VanguardCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         for path in _backbone_paths(config.as_dict()):
             check_backbone_dir(path)
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning replaces the model's settings by the checkpoint's hyperparameters when ``--ckpt_path`` names a
+        file. How this run evaluates (:data:`EVALUATION_SETTINGS`: decoding, generation budgets) is this run's
+        choice, not the trained weights': those keep this run's values (``test --ckpt_path FILE
+        --model.init_args.constrained false`` used to be evaluated constrained, in silence). Any other setting the
+        checkpoint replaced is said (``--ckpt_path last`` keeps this run's settings and applies them)."""
+        subcommand = self.config.get("subcommand")
+        before = _model_args(self.config, subcommand)
+        super()._parse_ckpt_path()
+        after = _model_args(self.config, subcommand)
+        if not before or not after:
+            return
+        init_args = (self.config[subcommand] if subcommand else self.config)["model"]["init_args"]
+        replaced = []
+        for key in sorted(before.keys() & after.keys()):
+            if before[key] == after[key] or key == "backbone":
+                continue
+            if key in EVALUATION_SETTINGS:
+                init_args[key] = before[key]
+            else:
+                replaced.append(f"{key} {before[key]!r} -> {after[key]!r}")
+        if replaced:
+            print(f"[ckpt_path] the checkpoint's hyperparameters replace this run's model settings: "
+                  f"{', '.join(replaced)} (--ckpt_path FILE loads them; --ckpt_path last keeps this run's)",
+                  file=sys.stderr, flush=True)
 
     def before_fit(self) -> None:
         from lightning.pytorch.utilities.rank_zero import rank_zero_info

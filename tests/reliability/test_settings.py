@@ -118,3 +118,22 @@ def test_changed_learning_rate_on_resume_is_applied_and_said(runs, refusals):
     assert groups["lora"]["lr"] == pytest.approx(1e-5 * 5 / warmup)
     assert groups["backbone"]["initial_lr"] == pytest.approx(2e-3)  # unchanged setting, unchanged rate
     assert ckpt["lr_schedulers"][0]["base_lrs"] == [g["initial_lr"] for g in ckpt["optimizer_states"][0]["param_groups"]]
+
+
+@pytest.mark.slow
+def test_evaluation_settings_given_with_a_checkpoint_file_are_kept(runs, refusals):
+    """``test --ckpt_path FILE``: Lightning loads the checkpoint's hyperparameters over this run's model settings.
+    How the run evaluates stays this run's (the demo's "without constrained decoding" test was evaluated
+    constrained); any other replaced setting is said."""
+    import yaml
+
+    tmp = runs["tmp"]
+    trained = load_checkpoint(tmp / "stage2" / "checkpoints" / "last.ckpt")["hyper_parameters"]["lr_lora"]
+    done = vanguard("test", "--config", runs["stage2"], "--ckpt_path", tmp / "stage2" / "checkpoints" / "last.ckpt",
+                    "--model.init_args.constrained", "false", "--model.init_args.lr_lora", "0.1",
+                    "--trainer.logger.init_args.version", "unconstrained", cwd=tmp)
+    assert done.returncode == 0, done.stdout[-3000:]
+    said = [line for line in done.stdout.splitlines() if line.startswith("[ckpt_path]")]
+    assert len(said) == 1 and f"lr_lora 0.1 -> {trained!r}" in said[0] and "constrained" not in said[0], said
+    saved = yaml.safe_load((tmp / "tb" / "synthcrime" / "unconstrained" / "config.yaml").read_text())
+    assert saved["model"]["init_args"]["constrained"] is False and saved["model"]["init_args"]["lr_lora"] == trained
