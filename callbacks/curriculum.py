@@ -35,8 +35,9 @@ class Curriculum(Callback):
         init_from: the previous stage's export folder (``<its default_root_dir>/export``); None starts from the
             backbone alone (stage 1, the monolithic ablation).
         freeze_vision: keep the vision tower (including the deepstack mergers) frozen; False trains it fully.
-        lora_r: LoRA rank (when the stage injects a fresh adapter; a loaded adapter keeps its own config).
-        lora_alpha: LoRA alpha.
+        lora_r: LoRA rank of a fresh adapter (None: 16). An adapter loaded from ``init_from`` keeps its own rank:
+            a different ``lora_r`` is refused rather than ignored.
+        lora_alpha: LoRA alpha (None: twice the rank). Like ``lora_r``, it must match a loaded adapter's.
         lora_dropout: LoRA dropout.
         lora_vision: also put LoRA on the vision blocks' attention and MLP.
         train_final_norm: also train the language model's final RMSNorm weight (one vector). With tied input/output
@@ -51,8 +52,8 @@ class Curriculum(Callback):
         self,
         init_from: str | None = None,
         freeze_vision: bool = True,
-        lora_r: int = 16,
-        lora_alpha: int = 32,
+        lora_r: int | None = None,
+        lora_alpha: int | None = None,
         lora_dropout: float = 0.05,
         lora_vision: bool = False,
         train_final_norm: bool = False,
@@ -71,6 +72,7 @@ class Curriculum(Callback):
         self.export_dir = export_dir
         self.export = export
         self.loaded: list[str] = []
+        self.trained_here = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         from vanguard.checkpoints import load_stage_export
@@ -81,7 +83,10 @@ class Curriculum(Callback):
             return
         if self.init_from:
             self.loaded = load_stage_export(pl_module, self.init_from)
-        lora = lora_config(r=self.lora_r, alpha=self.lora_alpha, dropout=self.lora_dropout, vision=self.lora_vision)
+            self._check_loaded_adapter(pl_module)
+        r = self.lora_r if self.lora_r is not None else 16
+        alpha = self.lora_alpha if self.lora_alpha is not None else 2 * r
+        lora = lora_config(r=r, alpha=alpha, dropout=self.lora_dropout, vision=self.lora_vision)
         pl_module.prepare(lora, freeze_vision=self.freeze_vision, train_final_norm=self.train_final_norm)
         trainable, total = parameter_counts(pl_module)
         if trainable == 0:
@@ -95,6 +100,39 @@ class Curriculum(Callback):
                 f"[curriculum] trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.3f}%)",
                 flush=True,
             )
+
+    def _check_loaded_adapter(self, pl_module: LightningModule) -> None:
+        """A rank or alpha set here that the loaded adapter does not have would be silently ignored: refuse it."""
+        loaded = getattr(pl_module.backbone.model, "_vanguard_lora_config", None)
+        if loaded is None:
+            return
+        for option, value, theirs in (("lora_r", self.lora_r, loaded.r), ("lora_alpha", self.lora_alpha, loaded.lora_alpha)):
+            if value is not None and value != theirs:
+                raise ConfigError(
+                    f"{option}: {value} differs from the adapter loaded from init_from {self.init_from!r} "
+                    f"({option} {theirs}); a loaded adapter keeps its own rank and alpha: set {option}: {theirs} "
+                    "(or null), or start without that adapter"
+                )
+
+    def _check_evaluated_export(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Without a checkpoint, test/validate/predict evaluate the export itself: it must be this stage's own."""
+        from vanguard.checkpoints import check_export_fits, read_stage_info
+
+        if self.init_from and trainer.ckpt_path is None and not self.trained_here:
+            check_export_fits(pl_module, Path(self.init_from), read_stage_info(self.init_from), fitting=False)
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.trained_here = True  # a later test/predict in this process evaluates these weights, not the export
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.state.fn != "fit":
+            self._check_evaluated_export(trainer, pl_module)
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._check_evaluated_export(trainer, pl_module)
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._check_evaluated_export(trainer, pl_module)
 
     def export_path(self, trainer: Trainer) -> Path:
         return Path(self.export_dir) if self.export_dir else Path(trainer.default_root_dir) / "export"

@@ -8,6 +8,7 @@ converted with the video's own fps, and streamed in prompt-only batches by
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,10 @@ from lightning.pytorch import LightningDataModule
 
 from datamodules.predict import video_windows_loader
 from datamodules.streams import share_cores_with_workers
-from vanguard.data.subclips import WindowConfig, windows
+from vanguard.data.subclips import MIN_FRAMES, WindowConfig, windows
 from vanguard.errors import ConfigError
 from vanguard.targets import asks_reasoning
-from vanguard.video import VideoDecodeError, probe
-
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
+from vanguard.video import VIDEO_EXTENSIONS, VideoDecodeError, probe
 
 
 @dataclass
@@ -43,9 +42,15 @@ def list_videos(videos: str) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        found = [p for p in files if p.suffix.lower() in VIDEO_EXTENSIONS]
         if not found:
             raise ConfigError(f"{path}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
+        ignored = [p.name for p in files if p not in found]
+        if ignored:  # say so: a video in a container not on the list would otherwise vanish from the results
+            shown = ", ".join(ignored[:5]) + (f" and {len(ignored) - 5} more" if len(ignored) > 5 else "")
+            print(f"predict: ignored {len(ignored)} file(s) in {path} that are not videos by extension: {shown}",
+                  file=sys.stderr, flush=True)
         return found
     raise ConfigError(f"videos {videos!r} is neither a video file nor a folder")
 
@@ -90,6 +95,8 @@ class VideoFolderDataModule(LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.annotations, self.dataset, self.reasoning = annotations, dataset, reasoning
         self.video_info: dict[str, VideoInfo] = {}
+        #: videos left out, path -> why (too short for one subclip)
+        self.skipped: dict[str, str] = {}
         self._ground_truth: dict | None = None
 
     def setup(self, stage: str) -> None:
@@ -103,14 +110,23 @@ class VideoFolderDataModule(LightningDataModule):
                 n, fps, width, height = probe(str(path))
             except VideoDecodeError as err:
                 raise ConfigError(f"{path}: cannot read the video ({err})") from None
+            if n < MIN_FRAMES:
+                self.skipped[str(path)] = f"{n} frame(s): one subclip needs at least {MIN_FRAMES}"
+                print(f"predict: skipped {path}: {self.skipped[str(path)]}", file=sys.stderr, flush=True)
+                continue
+            if round(self.window_seconds * fps) < MIN_FRAMES:  # CCTV exports below ~1 fps
+                print(f"predict: {path.name} has {fps:.3g} fps: its windows span {MIN_FRAMES} frames "
+                      f"({MIN_FRAMES / fps:.1f} s) instead of {self.window_seconds:g} s", file=sys.stderr, flush=True)
             if path.stem in self.video_info:
                 raise ConfigError(f"two videos named {path.stem!r} in {self.videos}")
             self.video_info[path.stem] = VideoInfo(path.stem, str(path), int(n), float(fps), int(width), int(height))
+        if not self.video_info:
+            raise ConfigError(f"{self.videos}: no video has the {MIN_FRAMES} frames one subclip needs")
 
     def window_config(self, fps: float) -> WindowConfig:
-        length = max(1, round(self.window_seconds * fps))
+        length = max(MIN_FRAMES, round(self.window_seconds * fps))  # below ~1 fps a window still gets 2 frames
         return WindowConfig(length=length, stride=max(1, round(self.stride_seconds * fps)),
-                            num_frames=min(self.num_frames, length))
+                            num_frames=max(MIN_FRAMES, min(self.num_frames, length)))
 
     def entries(self) -> list[tuple[str, list[list[int]]]]:
         """``[(video path, [window frame indices, ...]), ...]`` for the loader."""

@@ -1,4 +1,9 @@
-"""Atomic writes: a temp file in the same folder, fsync, then rename, so a killed job never leaves half a file."""
+"""Atomic writes: a temp file in the same folder, fsync, then rename, so a killed job never leaves half a file.
+
+Files and folders get the permissions a plain ``open``/``mkdir`` would give under the process umask (0644/0755
+under the usual 022): ``tempfile`` creates them 0600/0700 whatever the umask, which would leave predictions,
+metrics and exports unreadable to a teammate or a web server on a shared cluster.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,24 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux says it (``/proc/self/status``)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: the only portable way to read it is to set it and put it back
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """``tempfile.mkdtemp`` in ``parent``, with the mode ``mkdir`` would have given it (it is renamed into place)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, 0o777 & ~current_umask())
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temp file beside ``path``; on clean exit it replaces ``path``, on error it is removed."""
@@ -18,6 +41,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
             fh.flush()

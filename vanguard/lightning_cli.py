@@ -18,6 +18,7 @@ from typing import Any
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
 
+from vanguard.errors import ConfigError
 from vanguard.processing import check_backbone_dir
 
 
@@ -40,6 +41,21 @@ def _backbone_paths(node: Any) -> list[str]:
     return found
 
 
+#: model settings that decide how a run evaluates, not what it learned: a checkpoint's values never replace them
+EVALUATION_SETTINGS = frozenset({"constrained", "generate_val_batches", "generate_test_batches", "generate_predict",
+                                 "max_new_tokens", "max_boxes", "iou_threshold", "metric_thresholds"})
+
+
+def _model_args(config, subcommand: str | None) -> dict:
+    """The model's ``init_args`` of a parsed LightningCLI config, as a plain dict ({} when there are none)."""
+    try:
+        node = config[subcommand]["model"] if subcommand else config["model"]
+        args = node["init_args"] if "init_args" in node else node.get("dict_kwargs", {})
+        return dict(args.as_dict() if hasattr(args, "as_dict") else args or {})
+    except (KeyError, TypeError, AttributeError):
+        return {}
+
+
 class VanguardCLI(LightningCLI):
     """LightningCLI with the project's defaults."""
 
@@ -50,17 +66,67 @@ class VanguardCLI(LightningCLI):
         for path in _backbone_paths(config.as_dict()):
             check_backbone_dir(path)
 
+    def _parse_ckpt_path(self) -> None:
+        """Lightning replaces the model's settings by the checkpoint's hyperparameters when ``--ckpt_path`` names a
+        file. How this run evaluates (:data:`EVALUATION_SETTINGS`: decoding, generation budgets) is this run's
+        choice, not the trained weights': those keep this run's values (``test --ckpt_path FILE
+        --model.init_args.constrained false`` used to be evaluated constrained, in silence). Any other setting the
+        checkpoint replaced is said (``--ckpt_path last`` keeps this run's settings and applies them)."""
+        subcommand = self.config.get("subcommand")
+        before = _model_args(self.config, subcommand)
+        super()._parse_ckpt_path()
+        after = _model_args(self.config, subcommand)
+        if not before or not after:
+            return
+        init_args = (self.config[subcommand] if subcommand else self.config)["model"]["init_args"]
+        replaced = []
+        for key in sorted(before.keys() & after.keys()):
+            if before[key] == after[key] or key == "backbone":
+                continue
+            if key in EVALUATION_SETTINGS:
+                init_args[key] = before[key]
+            else:
+                replaced.append(f"{key} {before[key]!r} -> {after[key]!r}")
+        if replaced:
+            print(f"[ckpt_path] the checkpoint's hyperparameters replace this run's model settings: "
+                  f"{', '.join(replaced)} (--ckpt_path FILE loads them; --ckpt_path last keeps this run's)",
+                  file=sys.stderr, flush=True)
+
     def before_fit(self) -> None:
         from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
-        from vanguard.checkpoints import slurm_resume_path
+        from vanguard.checkpoints import checkpoint_dirs, earlier_run_files, resumable_checkpoints, slurm_resume_path
 
         config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") == "last":
+            # Lightning would warn (among dozens of lines) and train from step 0 in a folder meant for resuming
+            found = resumable_checkpoints(self.trainer)
+            if not found:
+                raise ConfigError(
+                    f"--ckpt_path last: nothing to resume in {self.trainer.default_root_dir} (no last*.ckpt in "
+                    f"{', '.join(map(str, checkpoint_dirs(self.trainer))) or 'any ModelCheckpoint folder'}, no hpc_ckpt_*.ckpt); "
+                    "leave --ckpt_path out to start a new run"
+                )
+            config["ckpt_path"] = str(max(found, key=lambda p: p.stat().st_mtime_ns))
         if config.get("ckpt_path") is None:
             path = slurm_resume_path(self.trainer)
             if path is not None:
                 rank_zero_info(f"[resume] SLURM job without --ckpt_path: resuming from the newest checkpoint {path}")
                 config["ckpt_path"] = path
+        if config.get("ckpt_path") is None:
+            earlier = earlier_run_files(self.trainer)
+            if earlier:
+                # a second fresh run would interleave its checkpoints, export and curves with the first one's
+                shown = ", ".join(str(p) for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+                message = (f"an earlier run's files are where this run would write ({shown}): resume it with "
+                           "--ckpt_path last, or start a new run in another trainer.default_root_dir (and logger "
+                           "version), or delete those files")
+                from lightning.fabric.plugins.environments import SLURMEnvironment
+
+                if not SLURMEnvironment.detect():
+                    raise ConfigError(message)
+                # a requeued job whose first attempt died before any checkpoint: start over, but say so
+                print(f"[resume] warning: starting from step 0 although {message}", file=sys.stderr, flush=True)
 
 
 def run_lightning_cli(argv: list[str], run: bool = True) -> VanguardCLI:

@@ -15,6 +15,10 @@ class VideoDecodeError(ValueError):
     """A video that cannot be decoded (corrupt, empty, unsupported)."""
 
 
+#: file extensions read as videos in a folder (``predict``): what ffmpeg (behind decord) commonly holds video in
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                    ".flv", ".wmv", ".asf", ".3gp", ".ogv")
+
 #: x264's own default constant rate factor: what every mp4 the project writes uses unless told otherwise
 DEFAULT_CRF = 23
 

@@ -107,3 +107,24 @@ def truncate_tar(path: str | Path, keep_fraction: float = 0.6) -> int:
             if m.offset_data + m.size <= cut:
                 complete += 1
     return complete
+
+
+#: containers ffmpeg writes and decord reads besides mp4 (extension -> (PyAV format, codec))
+CONTAINERS = {".m4v": ("mp4", "libx264"), ".mpg": ("mpeg", "mpeg2video"), ".3gp": ("3gp", "libx264"),
+              ".wmv": ("asf", "wmv2"), ".flv": ("flv", "libx264")}
+
+
+def encode_container(path: str | Path, n: int = 12, fps: float = 10.0) -> Path:
+    """``n`` frames in the container and codec :data:`CONTAINERS` gives the path's extension."""
+    import av
+
+    fmt, codec = CONTAINERS[Path(path).suffix]
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for img in frames(n):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)

@@ -59,26 +59,34 @@ class TrainerOptions:
     precision: str | None = None
 
 
-def _catalog(source: Source) -> tuple[list[VideoRecord], set[str]]:
-    """The records of the requested splits, and the ids of the test videos (for the leakage rule)."""
+def _catalog(source: Source) -> tuple[list[VideoRecord], set[str], dict[str, str]]:
+    """The records of the requested splits, the ids of the test videos (for the leakage rule) and the paths of
+    the test videos that are on disk (for the copy check)."""
     if source.records_file is not None:
         from vanguard.annotate.records import load_records
 
         everything = load_records(source.records_file)
         records = [r for r in everything if r.split in source.splits]
-        test_ids = {r.video_id for r in everything if r.split == "test"}
+        tests = [r for r in everything if r.split == "test"]
+        test_ids = {r.video_id for r in tests}
     else:
         if source.root is None:
             raise ConfigError("source.root (the dataset directory) or source.records_file must be given")
+        if not Path(source.root).is_dir():
+            raise ConfigError(f"source.root {str(source.root)!r} is not a directory")
+        from vanguard.data import leakage
         from vanguard.data.catalog import load_catalog
 
-        records = [r for split in source.splits for r in load_catalog(source.root, dataset=source.dataset, split=split)]
-        tests = records if "test" in source.splits else load_catalog(source.root, dataset=source.dataset, split="test")
-        test_ids = {r.video_id for r in tests if r.split == "test"}
-        from vanguard.data import leakage
-
+        try:
+            records = [r for split in source.splits
+                       for r in load_catalog(source.root, dataset=source.dataset, split=split, skip_unreadable=True)]
+            tests = (records if "test" in source.splits
+                     else load_catalog(source.root, dataset=source.dataset, split="test", probe_videos=False))
+        except (OSError, ValueError) as err:  # a missing split list, an unknown dataset, an unreadable video
+            raise ConfigError(f"source {source.dataset} at {source.root}: {err}") from None
+        tests = [r for r in tests if r.split == "test"]
         # the root's own test lists too (e.g. UCF-Crime's official test list), named as leakage.normalize writes them
-        test_ids |= leakage.test_video_ids(source.root, dataset=source.dataset)
+        test_ids = {r.video_id for r in tests} | leakage.test_video_ids(source.root, dataset=source.dataset)
     if source.limit is not None:
         per_split: dict[str, int] = {}
         kept = []
@@ -87,12 +95,46 @@ def _catalog(source: Source) -> tuple[list[VideoRecord], set[str]]:
             if per_split[r.split] <= source.limit:
                 kept.append(r)
         records = kept
-    return records, test_ids
+    return records, test_ids, {r.video_id: r.path for r in tests if Path(r.path).is_file()}
 
 
-def leaked_videos(records: list[VideoRecord], test_ids: set[str]) -> list[str]:
-    """Ids of test videos that would go into non-test shards."""
-    return sorted({r.video_id for r in records if r.split != "test" and r.video_id in test_ids})
+def drop_duplicates(records: list[VideoRecord]) -> tuple[list[VideoRecord], list[str]]:
+    """Keep the first of each video listed twice in a split (same id) and of each byte-identical copy within the
+    training splits or within the test split (whatever the ids): duplicates would be duplicate samples (in
+    training, a video weighted twice; in test, a video counted twice). Returns the kept records and one line per
+    dropped record. A copy across test and training is leakage, not a duplicate (:func:`leaked_videos`)."""
+    from vanguard.data.leakage import identical_files
+
+    seen: set[tuple[str, str]] = set()
+    dropped: dict[int, str] = {}
+    for i, r in enumerate(records):
+        if (r.split, r.video_id) in seen:
+            dropped[i] = f"{r.video_id} ({r.split}) listed twice"
+        seen.add((r.split, r.video_id))
+    for group in identical_files([r.path for r in records]):
+        for side in (False, True):  # training splits, then the test split
+            members = [i for i in group if (records[i].split == "test") == side and i not in dropped]
+            first = records[members[0]] if members else None
+            for i in members[1:]:
+                if records[i].video_id != first.video_id:
+                    dropped[i] = f"{records[i].video_id} ({records[i].split}) is a copy of {first.video_id} ({first.split})"
+    return [r for i, r in enumerate(records) if i not in dropped], [dropped[i] for i in sorted(dropped)]
+
+
+def leaked_videos(records: list[VideoRecord], test_ids: set[str], test_paths: dict[str, str] | None = None) -> list[str]:
+    """Test videos that would go into non-test shards: by id, and (with ``test_paths``, id -> file) as
+    byte-identical copies under another id (``"train_id (a copy of test video test_id)"``)."""
+    from vanguard.data.leakage import copied_test_videos
+
+    leaked = {r.video_id for r in records if r.split != "test" and r.video_id in test_ids}
+    if test_paths:
+        train = {r.video_id: r.path for r in records if r.split != "test" and r.video_id not in leaked}
+        leaked |= {f"{a} (a copy of test video {b})" for a, b in copied_test_videos(train, test_paths)}
+    return sorted(leaked)
+
+
+def _resolved(path: Path | None) -> str | None:
+    return None if path is None else str(Path(path).expanduser().resolve())
 
 
 def _init_args(obj) -> dict:
@@ -161,13 +203,19 @@ def annotate(
         raise ConfigError(f"shard_crf must be an x264 CRF between 0 and 51, got {shard_crf}")
     teacher = teacher or ScriptedTeacher()
     grounder = grounder or OracleGrounder()
+    out = Path(out)
     try:
-        records, test_ids = _catalog(source)
+        records, test_ids, test_paths = _catalog(source)
     except AnnotationError as err:
         raise ConfigError(str(err)) from None
     if not records:
         raise ConfigError(f"no videos to annotate in {source.records_file or source.root} (splits {source.splits})")
-    leaked = leaked_videos(records, test_ids)
+    records, duplicates = drop_duplicates(records)
+    if duplicates:
+        print(f"annotate: dropped {len(duplicates)} duplicate videos: {'; '.join(duplicates[:5])}"
+              + (f"; and {len(duplicates) - 5} more (manifest.json lists them)" if len(duplicates) > 5 else ""),
+              flush=True)
+    leaked = leaked_videos(records, test_ids, test_paths)
     if leaked and not allow_test_leakage:
         raise ConfigError(f"{len(leaked)} test videos would go into training shards (e.g. {leaked[0]}); "
                           "set allow_test_leakage: true to allow it (it is recorded in the manifest)")
@@ -176,7 +224,14 @@ def annotate(
         fingerprint["shard_frame_pixels"] = shard_frame_pixels
     if shard_crf != DEFAULT_CRF:  # likewise: outputs written before the option keep their fingerprint
         fingerprint["shard_crf"] = shard_crf
-    check_manifest(out, fingerprint)
+    source_id = {"dataset": source.dataset if source.records_file is None else None,
+                 "root": _resolved(source.root) if source.records_file is None else None,
+                 "records_file": _resolved(source.records_file)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"out {str(out)!r}: cannot create the folder ({err.strerror})") from None
+    check_manifest(out, fingerprint, source_id)
     per_split = {s: sum(r.split == s for r in records) for s in source.splits}
     manifest = {
         "source": {"dataset": source.dataset, "root": str(source.root) if source.root else None,
@@ -187,6 +242,7 @@ def annotate(
                     "grounder": _init_args(grounder), "maxcount": maxcount, "maxsize": maxsize,
                     "shard_frame_pixels": shard_frame_pixels, "shard_crf": shard_crf},
         "leakage": {"allow_test_leakage": allow_test_leakage, "leaked_videos": leaked},
+        "duplicates_dropped": duplicates, "source_id": source_id,
     }
     writer = ShardPredictionWriter(out, maxcount=maxcount, maxsize=maxsize, manifest=manifest)
     module = AnnotatorModule(teacher, grounder, records, windows, num_workers=num_workers,
@@ -208,6 +264,10 @@ def annotate(
     subclips = sum(stats["subclips"].values())
     print(f"annotate: {sum(stats['samples'].values())} samples ({stats['samples']}), rejected "
           f"{stats['rejected_total'] or 0}, in {seconds:.1f} s this run -> {out}")
+    for reason, ids in stats.get("skipped_videos", {}).items():
+        why = {"too_few_frames": "too short for one subclip"}.get(reason, reason.replace("_", " "))
+        print(f"annotate: skipped {len(ids)} whole videos ({why}; counted as rejected '{reason}'): "
+              f"{', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}", flush=True)
     rejected = sum(stats["rejected_total"].values())
     if subclips and rejected > subclips / 2:
         import sys

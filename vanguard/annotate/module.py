@@ -26,7 +26,15 @@ from vanguard.annotate.teacher import SubclipContext, Teacher
 from vanguard.answer import Answer, render_answer
 from vanguard.categories import NORMAL
 from vanguard.data.annotations import VideoRecord
-from vanguard.data.subclips import Window, WindowConfig, overlapping_captions, window_label, windows
+from vanguard.data.subclips import (
+    MIN_FRAMES,
+    TooFewFramesError,
+    Window,
+    WindowConfig,
+    overlapping_captions,
+    window_label,
+    windows,
+)
 from vanguard.processing import resize_frames
 from vanguard.schema import SPLITS, SchemaError, encode, sample_key
 from vanguard.video import DEFAULT_CRF, VideoDecodeError, decode_clip, encode_mp4, probe
@@ -108,7 +116,12 @@ class SubclipDataset(Dataset):
         self.items: list[tuple[VideoRecord, int, list[Window], bool, str | None]] = []
         for record in records:
             record, error = self._complete(record)
-            wins = windows(record.num_frames or 0, config) if error is None else []
+            wins = []
+            if error is None:
+                try:
+                    wins = windows(record.num_frames or 0, config)
+                except TooFewFramesError:  # a skip recorded as done: a re-run must not crash on it again
+                    error = "too_few_frames"
             if error is not None or not wins:
                 self.items.append((record, 0, [], True, error or "no_frames"))
                 continue
@@ -267,7 +280,7 @@ def expected_keys(records: list[VideoRecord], config: WindowConfig) -> dict[tupl
     out = {}
     for record in records:
         record, error = SubclipDataset._complete(record)
-        if error:
+        if error or (record.num_frames or 0) < MIN_FRAMES:
             continue
         for w in windows(record.num_frames, config):
             label = label_of(record, w, config.min_fraction)

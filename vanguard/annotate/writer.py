@@ -119,14 +119,36 @@ def read_done_records(out: Path) -> list[dict]:
     return records
 
 
-def check_manifest(out: Path, fingerprint: dict) -> None:
-    """Refuse to continue into ``out`` when it was annotated with different teacher/grounder/window settings."""
+def check_manifest(out: Path, fingerprint: dict, source_id: dict | None = None) -> None:
+    """Refuse to continue into ``out`` when it holds shards annotated with different teacher/grounder/window
+    settings, or of another source (dataset and root, or records file), or shards no manifest describes: the
+    shards would be merged silently into one dataset."""
     path = Path(out) / "manifest.json"
     if not path.is_file():
+        shards = sorted(Path(out).glob("*/*.tar"))
+        if shards:
+            raise ConfigError(f"{out} already holds shards that no manifest.json describes (e.g. {shards[0]}); "
+                              "annotate into a new output directory")
         return
-    old = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: not readable JSON ({err}); annotate into a new output directory") from None
+    old = manifest.get("fingerprint")
     if old is not None and old != json.loads(json.dumps(fingerprint)):
         raise ConfigError(f"{out} holds shards annotated with other settings ({old}); use a new output directory")
+    old_source = manifest.get("source_id")
+    if old_source is None and source_id is not None:  # written before source_id: what the manifest says of it
+        src = manifest.get("source", {})
+        old_source = {"dataset": None if src.get("records_file") else src.get("dataset"),
+                      "root": None if src.get("records_file") or not src.get("root") else str(Path(src["root"]).resolve()),
+                      "records_file": str(Path(src["records_file"]).resolve()) if src.get("records_file") else None}
+    if source_id is not None and old_source != source_id:
+        def name(s: dict) -> str:
+            return f"records file {s['records_file']}" if s.get("records_file") else f"{s.get('dataset')} at {s.get('root')}"
+
+        raise ConfigError(f"{out} holds shards of another source ({name(old_source)}); this run annotates "
+                          f"{name(source_id)}: use a new output directory")
 
 
 def compute_stats(records: list[dict]) -> dict:
@@ -160,7 +182,13 @@ def compute_stats(records: list[dict]) -> dict:
                 "histogram": {str(k): hist[k] for k in sorted(hist)}}
 
     splits = [s for s in SPLITS if s in videos or s in samples]
+    skipped: dict = defaultdict(list)  # whole videos: undecodable, or too short for one subclip
+    for rec in records:
+        for r in rec["rejected"]:
+            if r.get("key") == r.get("video_id"):
+                skipped[r["reason"]].append(r["video_id"])
     return {
+        "skipped_videos": {reason: sorted(ids) for reason, ids in sorted(skipped.items())},
         "videos": {s: videos[s] for s in splits},
         "samples": {s: samples[s] for s in splits},
         "subclips": {s: subclips[s] for s in splits},

@@ -35,6 +35,7 @@ def load_catalog(
     split: str = "test",
     videos_dir: str = "videos",
     probe_videos: bool = True,
+    skip_unreadable: bool = False,
 ) -> list[VideoRecord]:
     """The videos of one split of a dataset root, with all the ground truth its files hold.
 
@@ -45,6 +46,9 @@ def load_catalog(
         videos_dir: folder under ``root`` holding the videos (split-list entries are relative to it).
         probe_videos: open each existing video to fill ``num_frames``, ``fps``, ``width``, ``height`` (boxes need
             the size to become 0..1000 coordinates; without it they are left out).
+        skip_unreadable: a video that cannot be opened keeps those fields empty instead of raising
+            ``VideoDecodeError`` (annotation then counts it as a ``decode_error`` skip: one corrupt video among
+            thousands must not stop the job, at the same video on every re-run).
 
     Returns records in split-list order (anomalous first in the real lists). Missing files a split needs are errors.
     """
@@ -69,7 +73,8 @@ def load_catalog(
             try:
                 rec.num_frames, rec.fps, rec.width, rec.height = probe(rec.path)
             except VideoDecodeError as err:
-                raise VideoDecodeError(f"{rec.path}: {err}") from None
+                if not skip_unreadable:
+                    raise VideoDecodeError(f"{rec.path}: {err}") from None
         if rec.video_id in pixel_boxes and rec.width and rec.height:
             rec.boxes = box_io.to_relative(pixel_boxes[rec.video_id], rec.width, rec.height, box_object(rec.category))
     return records

@@ -7,7 +7,10 @@ sampled uniformly over it (first and last frame of the window included). The **k
 refer to) is the last sampled frame. When the video's tail is not covered by a regular window, one more window is
 aligned to the last frame, so every frame of a video lies in some window (needed for frame-level evaluation). A
 video shorter than ``length`` gives one window over the whole video (fewer frames when it has fewer than
-``num_frames``).
+``num_frames``). A subclip needs at least :data:`MIN_FRAMES` frames (Qwen3-VL's temporal patch: its processor
+refuses fewer), so a video with fewer frames has no window: :func:`windows` raises :class:`TooFewFramesError`,
+which annotation counts as a skipped video and ``predict`` reports, instead of a processor traceback deep in a
+DataLoader worker.
 
 Labels: a window is anomalous when at least ``min_fraction`` of its **sampled** frames (what the model sees) lie
 inside an anomalous interval (inclusive frame numbers). The default 0.25 means: 4 of 16 sampled frames.
@@ -19,6 +22,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from vanguard.errors import ConfigError
+from vanguard.video import VideoDecodeError
+
+#: frames one subclip needs at least: Qwen3-VL's temporal patch (two frames make one temporal token)
+MIN_FRAMES = 2
+
+
+class TooFewFramesError(VideoDecodeError):
+    """A video with fewer frames than one subclip needs (:data:`MIN_FRAMES`)."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +51,15 @@ class WindowConfig:
     num_frames: int = 16
     min_fraction: float = 0.25
 
-    def __post_init__(self):
+    def __post_init__(self):  # ConfigError (a ValueError): one line at the CLI, not a traceback from parsing
         if self.length < 1 or self.stride < 1 or self.num_frames < 1:
-            raise ValueError(f"window length, stride and num_frames must be positive: {self}")
+            raise ConfigError(f"window length, stride and num_frames must be positive: {self}")
+        if self.num_frames < MIN_FRAMES:
+            raise ConfigError(f"num_frames must be at least {MIN_FRAMES} (the model's temporal patch), got {self.num_frames}")
         if self.num_frames > self.length:
-            raise ValueError(f"num_frames {self.num_frames} exceeds the window length {self.length}")
+            raise ConfigError(f"num_frames {self.num_frames} exceeds the window length {self.length}")
         if not 0 < self.min_fraction <= 1:
-            raise ValueError(f"min_fraction must be in (0, 1], got {self.min_fraction}")
+            raise ConfigError(f"min_fraction must be in (0, 1], got {self.min_fraction}")
 
 
 @dataclass(frozen=True)
@@ -81,9 +96,13 @@ def sample_indices(start: int, end: int, num_frames: int) -> tuple[int, ...]:
 
 
 def windows(num_frames_total: int, config: WindowConfig) -> list[Window]:
-    """All windows of a video of ``num_frames_total`` frames, in order, with distinct first sampled frames."""
+    """All windows of a video of ``num_frames_total`` frames, in order, with distinct first sampled frames.
+    A video with 1 to ``MIN_FRAMES - 1`` frames raises :class:`TooFewFramesError` (none at all: no window)."""
     if num_frames_total < 1:
         return []
+    if num_frames_total < MIN_FRAMES:
+        raise TooFewFramesError(f"{num_frames_total} frame(s): one subclip needs at least {MIN_FRAMES} "
+                                "(the model's temporal patch)")
     if num_frames_total <= config.length:
         return [Window(0, num_frames_total - 1, sample_indices(0, num_frames_total - 1, config.num_frames))]
     starts = list(range(0, num_frames_total - config.length + 1, config.stride))

@@ -112,6 +112,8 @@ class StageBase(LightningModule):
     uses_lora: ClassVar[bool] = False
     #: whether the whole backbone is frozen (then it runs under ``torch.no_grad`` and in eval mode)
     freeze_backbone: ClassVar[bool] = False
+    #: the stages whose export ``fit`` may start from (``init_from``), besides the stage's own
+    starts_from: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -469,6 +471,12 @@ class StageBase(LightningModule):
         prune_frozen(checkpoint, self)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        from vanguard.checkpoints import check_trainable_present
+        from vanguard.checkpoints import apply_optimizer_settings, check_trainable_present
 
         check_trainable_present(checkpoint, self)
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            # the resumed optimizer would otherwise keep the checkpoint's rates while config.yaml records the new
+            changes = apply_optimizer_settings(checkpoint, self)
+            if changes and self.trainer.is_global_zero:
+                print(f"[resume] applied this run's settings to the resumed optimizer: {'; '.join(changes)}",
+                      flush=True)

@@ -18,3 +18,4 @@ class GroundingStage(StageBase):
     target: ClassVar[Target] = "answer"
     uses_lora: ClassVar[bool] = True
     freeze_backbone: ClassVar[bool] = False
+    starts_from: ClassVar[tuple[str, ...]] = ("ClassifierWarmup",)

@@ -18,3 +18,5 @@ class ReasoningStage(StageBase):
     target: ClassVar[Target] = "reasoning"
     uses_lora: ClassVar[bool] = True
     freeze_backbone: ClassVar[bool] = False
+    #: stage 1's export too: a fresh adapter then learns the reasoning (skipping stage 2, an ablation)
+    starts_from: ClassVar[tuple[str, ...]] = ("GroundingStage", "ClassifierWarmup")

@@ -102,18 +102,26 @@ def check_leakage(
         train: training sources (one, or a list '[A,B]'): split lists (.txt), UCA caption files (.json) or CSV
             selections (``uca_split_vs_ucfcrime_split.csv::uca_split=Train``).
         test: test sets, in the same forms.
-        root: dataset roots whose own train/val and test files are compared (UCF-Crime/SynthCrime, ShanghaiTech).
+        root: dataset roots whose own train/val and test files are compared (UCF-Crime/SynthCrime, ShanghaiTech),
+            by id and by the videos' bytes (a test video copied into training under another name is a leak).
         fixtures: the real annotation files used when nothing else is given.
         strict: exit with status 1 when there is any overlap.
     """
     from vanguard.data import leakage
+    from vanguard.errors import ConfigError
 
     train_sources = {t: leakage.ids_from_file(t) for t in _as_list(train)}
     test_sets = {t: leakage.ids_from_file(t) for t in _as_list(test)}
+    copies: dict[str, list[tuple[str, str]]] = {}
     for r in _as_list(root):
+        if not Path(r).is_dir():
+            raise ConfigError(f"check-leakage: root {r!r} is not a directory")
         tr, te = leakage.dataset_root_sources(r)
+        if not tr and not te:
+            raise ConfigError(f"check-leakage: root {r!r} holds no split files (Anomaly_*.txt, UCFCrime_*.json, SH_*.txt)")
         train_sources.update(tr)
         test_sets.update(te)
+        copies[r] = leakage.copied_test_videos(*leakage.root_video_paths(r))
     if not train_sources and not test_sets:
         csv = Path(fixtures) / "uca" / "uca_split_vs_ucfcrime_split.csv"
         for split in ("Train", "Val"):
@@ -122,11 +130,17 @@ def check_leakage(
             str(Path(fixtures) / "ucf_crime" / "Anomaly_Test.txt")
         )
     if not train_sources or not test_sets:
-        raise SystemExit("check-leakage: give both training sources and test sets (or --root)")
+        raise ConfigError("check-leakage: give both training sources and test sets (or --root)")
     overlaps = leakage.find_overlaps(train_sources, test_sets)
     print(leakage.report(overlaps, train_sources, test_sets))
-    print(f"{sum(len(o.videos) for o in overlaps)} leaked test videos in {len(overlaps)} (source, test set) pairs")
-    if strict and overlaps:
+    for r, pairs in copies.items():
+        example = "  e.g. " + ", ".join(f"{a} = {b}" for a, b in pairs[:3]) if pairs else ""
+        print(f"{'LEAK' if pairs else 'ok  '} {len(pairs):4d} training videos of {r} are byte-identical copies of "
+              f"its test videos under other names{example}")
+    copied = sum(len(p) for p in copies.values())
+    print(f"{sum(len(o.videos) for o in overlaps)} leaked test videos in {len(overlaps)} (source, test set) pairs"
+          + (f", and {copied} training videos that are copies of test videos" if copies else ""))
+    if strict and (overlaps or copied):
         raise SystemExit(1)
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Literal
 
+from vanguard.errors import ConfigError, VanguardError
 from vanguard.report.predictions import GROUND_TRUTH_FILE, load_ground_truth_json, read_predictions
 from vanguard.report.render import render_run_report, render_video_page
 
@@ -31,6 +34,36 @@ def report(
         video_pages: also write one explanation page per video under OUT/videos/.
         max_examples: grounding examples shown.
     """
+    _check_run_dir(Path(run_dir))
+    try:
+        return _report(run_dir, out, gt, dataset, test_list, frame_counts, video_pages, max_examples)
+    except VanguardError:
+        raise
+    except OSError as err:  # unwritable output folder, unreadable file
+        raise ConfigError(f"report: {err.filename or run_dir}: {err.strerror or err}") from None
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile) as err:  # a run file unlike what test/predict write
+        raise ConfigError(f"{run_dir}: a file of the run is not what test/predict write "
+                          f"({type(err).__name__}: {err})".splitlines()[0]) from None
+
+
+RUN_FILES = ("metrics.json", "frame_scores.npz", "scores.json", "predictions")
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    """One line for a run directory that is missing, holds none of a run's files, or unreadable JSON."""
+    if not run_dir.is_dir():
+        raise ConfigError(f"run_dir {str(run_dir)!r} is not a directory (a test or predict run's log folder)")
+    if not any((run_dir / name).exists() for name in RUN_FILES):
+        raise ConfigError(f"{run_dir} holds none of a test or predict run's files ({', '.join(RUN_FILES)})")
+    for path in [run_dir / "metrics.json", run_dir / GROUND_TRUTH_FILE, *sorted((run_dir / "predictions").glob("*.json"))]:
+        if path.is_file():
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as err:
+                raise ConfigError(f"{path}: not readable JSON ({err})") from None
+
+
+def _report(run_dir, out, gt, dataset, test_list, frame_counts, video_pages, max_examples) -> dict:
     annotations = None
     if gt:
         from vanguard.metrics.ground_truth import load_ground_truth
