@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo ablations bench clean pretrain-backbone
+.PHONY: install test lint demo ablations bench clean pretrain-backbone gpu-check
 
 $(STAMP): requirements.txt setup.cfg
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks research
+	$(BIN)/ruff check vanguard datamodules callbacks tests benchmarks research scripts
 
 # The demo's starting backbone (models/synthcrime-tiny-qwen3vl, committed): a tiny Qwen3-VL pretrained to say what
 # happens in a clip and to ground it, on SynthCrime videos of seed 1000 (the curriculum's are seed 0). Run once per
