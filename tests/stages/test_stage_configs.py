@@ -52,8 +52,8 @@ def test_each_stage_starts_from_the_previous_stage_export(experiment):
 @pytest.mark.slow
 def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_path, monkeypatch, capsys, caplog):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "outputs" / "demo").mkdir(parents=True)
-    (tmp_path / "outputs" / "demo" / "backbone").symlink_to(tiny_backbone_dir)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "synthcrime-tiny-qwen3vl").symlink_to(tiny_backbone_dir)  # the configs' backbone
     small = [
         "--model.init_args.backbone.init_args.num_frames",
         "8",
