@@ -51,7 +51,7 @@ class CaptionClips(Dataset):
 
     def __init__(self, records: list[VideoRecord], encoder: SubclipEncoder, config: WindowConfig,
                  windows_per_video: int, seed: int, grounding_windows_per_video: int = 0,
-                 event_windows_per_video: int = 0):
+                 event_windows_per_video: int = 0, scene_sentences: bool = True):
         rng = random.Random(seed)
         self.encoder = encoder
         self.items: list[tuple[np.ndarray, float, list[int], str, str, str]] = []
@@ -71,7 +71,7 @@ class CaptionClips(Dataset):
             for w in picked:
                 idx = list(w.frame_indices)
                 self.items.append((frames[idx], fps, idx, CAPTION_QUESTION,
-                                   what_happens(record, idx, config.min_fraction), record.category))
+                                   what_happens(record, idx, config.min_fraction, scene_sentences), record.category))
             with_boxes = [w for w in cut if (record.boxes or {}).get(w.frame_indices[-1])]
             for w in rng.sample(with_boxes, min(grounding_windows_per_video, len(with_boxes))):
                 idx = list(w.frame_indices)
@@ -123,6 +123,7 @@ def pretrain_backbone(
     windows_per_video: int = 6,
     event_windows_per_video: int = 0,
     grounding_windows_per_video: int = 0,
+    scene_sentences: bool = True,
     eval_every: int = 0,
     eval_clips: int = 240,
     save_dtype: str = "float32",
@@ -149,6 +150,8 @@ def pretrain_backbone(
         event_windows_per_video: anomalous windows per video (0: normal windows only).
         grounding_windows_per_video: windows per video whose last frame has ground-truth boxes, each asking for
             the boxes of one of that frame's labels (referring grounding); 0 pretrains on captions alone.
+        scene_sentences: captions of normal windows go on with a sentence of what the scene shows; False keeps every
+            caption to the event or "Nothing unusual happens." (the decision's share of the loss grows).
         eval_every: steps between held-out evaluations (0: only at the end); the weights of the best evaluation
             (events named right + grounding accuracy; the later one on a tie) are the ones saved.
         eval_clips: held-out clips per evaluation (captions and grounding questions, in their proportions).
@@ -170,13 +173,13 @@ def pretrain_backbone(
     config = WindowConfig(length=window_length, stride=window_stride, num_frames=num_frames)
     encoder = SubclipEncoder(str(backbone), frame_pixels=frame_pixels)
     clips = CaptionClips(load_catalog(data, dataset=dataset, split=split), encoder, config, windows_per_video, seed,
-                         grounding_windows_per_video, event_windows_per_video)
+                         grounding_windows_per_video, event_windows_per_video, scene_sentences)
     if len(clips) < batch_size:
         raise ValueError(f"{data}: only {len(clips)} captioned clips in split {split!r}; need at least {batch_size}")
     heldout = None
     if heldout_split:
         heldout = CaptionClips(load_catalog(data, dataset=dataset, split=heldout_split), encoder, config, 2, seed + 1,
-                               1, 2)
+                               1, 2, scene_sentences)
         keep = sorted(random.Random(seed).sample(range(len(heldout.items)), min(eval_clips, len(heldout.items))))
         heldout.items = [heldout.items[i] for i in keep]
     model = AutoModelForImageTextToText.from_pretrained(str(backbone), trust_remote_code=False)

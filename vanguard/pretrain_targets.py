@@ -51,9 +51,12 @@ def window_boxes(record: VideoRecord, frame_indices: Sequence[int]) -> list[Box]
     return []
 
 
-def what_happens(record: VideoRecord, frame_indices: Sequence[int], min_fraction: float = 0.25) -> str:
+def what_happens(record: VideoRecord, frame_indices: Sequence[int], min_fraction: float = 0.25,
+                 scene: bool = True) -> str:
     """The caption of a window: its event (by the curriculum's labelling rule, ``min_fraction`` of the sampled
-    frames inside an interval), or that nothing unusual happens, then a scene sentence that overlaps no anomaly."""
+    frames inside an interval), or that nothing unusual happens, then (``scene``) a scene sentence that overlaps no
+    anomaly. Without the scene sentence the caption is a few tokens, most of them the decision that needs the
+    pixels, so that decision carries a larger share of the loss."""
     fps = float(record.fps or 25.0)
     if record.category != NORMAL and anomalous_fraction(frame_indices, record.intervals or []) >= min_fraction - 1e-9:
         doing = EVENTS.get(record.category, ([], ["something unusual happens"]))[1][0]
@@ -64,7 +67,7 @@ def what_happens(record: VideoRecord, frame_indices: Sequence[int], min_fraction
     events = [(s / fps, (e + 1) / fps) for s, e in (record.intervals or [])]
     quiet = [c for c in overlapping_captions(record.captions or [], frame_indices[0] / fps, (frame_indices[-1] + 1) / fps)
              if not any(c.start < b and c.end > a for a, b in events)]
-    return f"{NOTHING} {quiet[0].sentence.strip()}" if quiet else NOTHING
+    return f"{NOTHING} {quiet[0].sentence.strip()}" if quiet and scene else NOTHING
 
 
 def grounding_target(record: VideoRecord, keyframe: int, rng: random.Random) -> tuple[str, str] | None:
