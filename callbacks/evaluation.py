@@ -110,12 +110,11 @@ def evaluate_test_run(
 ) -> dict:
     """Write frame_scores.npz, ground_truth.json, predictions/ and metrics.json for gathered test records;
     ``threshold``: the decision threshold the records' decisions used (events are merged with it)."""
-    from vanguard.io import write_json
+    from vanguard.io import json_safe, write_json
     from vanguard.metrics.protocols import evaluate_frame_scores, frame_scores_from_subclips, roc_auc
     from vanguard.metrics.scores import save_frame_scores
     from vanguard.report.events import event_counts, with_events
     from vanguard.report.predictions import save_ground_truth, write_video_predictions
-    from vanguard.tools.evaluate_cli import _json_safe
 
     out_dir = Path(out_dir)
     if not records:
@@ -157,7 +156,7 @@ def evaluate_test_run(
     for video in videos:
         write_video_predictions(out_dir, video)
     metrics["events"] = event_counts(videos, annotations)
-    metrics = _json_safe(metrics)
+    metrics = json_safe(metrics)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
 

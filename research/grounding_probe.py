@@ -60,7 +60,7 @@ def union(boxes: list) -> tuple[int, int, int, int]:
 
 def arms_of_subclip(frames: np.ndarray, keyframe: int, gt: list) -> dict[str, list]:
     """The predicted boxes (0..1000) of every arm on one subclip's keyframe; ``gt`` its ground-truth boxes."""
-    from vanguard.stages.evaluation import box_iou
+    from vanguard.metrics.grounding import pair_iou as box_iou
 
     height, width = frames.shape[1:3]
     blobs = [b for _, b in foreground_blobs(frames[keyframe], background(frames, keyframe).astype(np.float32))]

@@ -63,5 +63,16 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         fh.write(text)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN float replaced by None (JSON has no NaN; a metric that could not be computed is null)."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
     write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")

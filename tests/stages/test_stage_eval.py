@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from vanguard.answer import INVALID_REASONS, parse_answer
+from vanguard.metrics.grounding import grounding_scores
+from vanguard.metrics.grounding import pair_iou as box_iou
 from vanguard.stages import ClassifierWarmup, GroundingStage
-from vanguard.stages.evaluation import GenerationMetrics, box_iou, grounding_scores
+from vanguard.stages.evaluation import GenerationMetrics
 
 
 def test_box_iou_and_grounding_scores():

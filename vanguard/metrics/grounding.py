@@ -29,9 +29,31 @@ def _tensor(boxes: Sequence[Box | Sequence[float]]) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float64).reshape(-1, 4)
 
 
+def best_ious(pred: Sequence[Box | Sequence[float]], gt: Sequence[Box | Sequence[float]]) -> torch.Tensor:
+    """Each ground-truth box's best IoU over the predicted boxes (0 where there are none), float64."""
+    p, g = _tensor(pred), _tensor(gt)
+    if len(g) == 0 or len(p) == 0:
+        return torch.zeros(len(g), dtype=torch.float64)
+    return box_iou(g, p).max(dim=1).values
+
+
+def pair_iou(a: Box | Sequence[float], b: Box | Sequence[float]) -> float:
+    """IoU of two xyxy boxes (``Box`` or 4 numbers in the same coordinates)."""
+    return float(box_iou(_tensor([a]), _tensor([b]))[0, 0])
+
+
+def grounding_scores(pred: Sequence[Box], gt: Sequence[Box], threshold: float = IOU_THRESHOLD) -> tuple[float, float]:
+    """One subclip: (fraction of its GT boxes hit at IoU >= threshold by some predicted box, mean best IoU); the
+    per-subclip form of :func:`grounding_metrics` that the stages' torchmetrics state sums over a run."""
+    best = best_ious(pred, gt)
+    if len(best) == 0:
+        return 0.0, 0.0
+    return float((best >= threshold).double().mean()), float(best.mean())
+
+
 def grounding_metrics(pairs: Iterable[tuple[Sequence[Box], Sequence[Box]]]) -> dict:
     """``pairs``: per subclip, (predicted boxes, ground-truth boxes); boxes are :class:`Box` or xyxy sequences."""
-    best_ious: list[torch.Tensor] = []
+    best: list[torch.Tensor] = []
     matched_pred = n_pred = boxes_on_normal = subclips = 0
     for pred, gt in pairs:
         p, g = _tensor(pred), _tensor(gt)
@@ -40,13 +62,10 @@ def grounding_metrics(pairs: Iterable[tuple[Sequence[Box], Sequence[Box]]]) -> d
             continue
         subclips += 1
         n_pred += len(p)
-        if len(p) == 0:
-            best_ious.append(torch.zeros(len(g), dtype=torch.float64))
-            continue
-        iou = box_iou(g, p)  # (gt, pred)
-        best_ious.append(iou.max(dim=1).values)
-        matched_pred += int((iou.max(dim=0).values >= IOU_THRESHOLD).sum())
-    ious = torch.cat(best_ious) if best_ious else torch.zeros(0, dtype=torch.float64)
+        best.append(best_ious(pred, gt))
+        if len(p):
+            matched_pred += int((box_iou(g, p).max(dim=0).values >= IOU_THRESHOLD).sum())
+    ious = torch.cat(best) if best else torch.zeros(0, dtype=torch.float64)
     nan = float("nan")
     return {
         "grounding_subclips": subclips,

@@ -1,7 +1,6 @@
-"""Small, local evaluation pieces for the stages: box IoU, and a torchmetrics Metric over generated answers.
+"""The stages' torchmetrics Metric over generated answers (every state a sum, so it syncs across DDP ranks).
 
-Kept minimal on purpose (the project-wide protocols live in ``vanguard.metrics``); every state is a sum so the
-metric syncs across DDP ranks.
+Grounding is scored by :mod:`vanguard.metrics.grounding`, the project's one grounding metric.
 """
 
 from __future__ import annotations
@@ -13,18 +12,8 @@ from torchmetrics import Metric
 
 from vanguard.answer import INVALID_REASONS, Box, Parsed
 from vanguard.decision import Decision, disagreement, missing_box
+from vanguard.metrics.grounding import grounding_scores
 from vanguard.metrics.text import repeats
-
-
-def box_iou(a: Box | Sequence[float], b: Box | Sequence[float]) -> float:
-    """IoU of two xyxy boxes (``Box`` or 4 numbers in the same coordinates)."""
-    ax1, ay1, ax2, ay2 = (a.x1, a.y1, a.x2, a.y2) if isinstance(a, Box) else a
-    bx1, by1, bx2, by2 = (b.x1, b.y1, b.x2, b.y2) if isinstance(b, Box) else b
-    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
-    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def gt_boxes(meta: dict) -> list[Box]:
@@ -34,14 +23,6 @@ def gt_boxes(meta: dict) -> list[Box]:
         x1, y1, x2, y2 = raw["bbox_2d"]
         out.append(Box(int(x1), int(y1), int(x2), int(y2), raw.get("label", "object")))
     return out
-
-
-def grounding_scores(pred: Sequence[Box], gt: Sequence[Box], threshold: float = 0.5) -> tuple[float, float]:
-    """(fraction of GT boxes hit at IoU >= threshold by some predicted box, mean best IoU over GT boxes)."""
-    if not gt:
-        return 0.0, 0.0
-    best = [max((box_iou(p, g) for p in pred), default=0.0) for g in gt]
-    return sum(b >= threshold for b in best) / len(best), sum(best) / len(best)
 
 
 class GenerationMetrics(Metric):

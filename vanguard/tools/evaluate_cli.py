@@ -6,12 +6,11 @@ A figure is published only for the whole test set of the protocol: test videos w
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 from typing import Literal
 
-from vanguard.io import write_json
+from vanguard.io import json_safe, write_json
 from vanguard.metrics.ground_truth import load_ground_truth
 from vanguard.metrics.presets import PRESETS, get_protocol, preset_lines
 from vanguard.metrics.protocols import coverage_warning, evaluate_frame_scores, snippet_frame_scores
@@ -19,16 +18,6 @@ from vanguard.metrics.scores import load_frame_scores, load_snippet_scores
 from vanguard.report.tables import metrics_table
 
 Protocol = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
-
-
-def _json_safe(obj):
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def evaluate(
@@ -79,7 +68,7 @@ def evaluate(
     annotations = load_ground_truth(dataset, gt, list(video_scores), test_list, frame_counts)
     metrics = evaluate_frame_scores(video_scores, annotations, gt_length, allow_missing, protocol, dataset, peer)
     metrics["protocol"].update({"scores": str(path), "source_kind": "peer per-snippet arrays" if peer else "frame scores"})
-    metrics = _json_safe(metrics)
+    metrics = json_safe(metrics)
     out_path = Path(out) if out else (path if peer else path.parent) / "metrics.json"
     write_json(out_path, metrics)
     print(f"protocol: {preset.name} ({dataset}): {preset.summary}")
