@@ -98,6 +98,8 @@ class VideoFolderDataModule(LightningDataModule):
         #: videos left out, path -> why (too short for one subclip)
         self.skipped: dict[str, str] = {}
         self._ground_truth: dict | None = None
+        #: videos left out of the loader because an earlier run predicted them (``ExplanationWriter`` resumes)
+        self.done: set[str] = set()
 
     def setup(self, stage: str) -> None:
         share_cores_with_workers(self.num_workers)
@@ -132,8 +134,12 @@ class VideoFolderDataModule(LightningDataModule):
         """``[(video path, [window frame indices, ...]), ...]`` for the loader."""
         return [
             (v.path, [list(w.frame_indices) for w in windows(v.num_frames, self.window_config(v.fps))])
-            for v in self.video_info.values()
+            for v in self.video_info.values() if v.video_id not in self.done
         ]
+
+    def skip_videos(self, video_ids: set[str]) -> None:
+        """Leave these videos out of the loader (already predicted); ``entries()`` then lists the others."""
+        self.done = set(video_ids)
 
     def uses_reasoning(self) -> bool:
         if self.reasoning is not None:

@@ -95,6 +95,8 @@ class VideoPredictions:
     subclips: list[SubclipPrediction] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     threshold: float = 0.5  # the decision threshold the events were flagged with
+    #: what ``predict`` predicted it with (model digest, windows, threshold, video file), so a re-run can skip it
+    run: dict | None = None
 
     def frame_scores(self, reduce: str = "mean") -> np.ndarray:
         """Per-frame scores of the whole video (the protocol's subclip expansion)."""

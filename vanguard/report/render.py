@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -74,8 +75,15 @@ _CSS = (
 )
 
 
+def url(path: str) -> str:
+    """A relative file path as a URL: ``#``, ``?``, ``%`` and spaces are legal in file names (every XD-Violence name
+    holds ``#``) but would cut or change a link, so everything but ``/`` is percent-quoted."""
+    return quote(path, safe="/")
+
+
 def to_html(blocks: list[Block], title: str, links: dict[int, list[str]] | None = None) -> str:
-    """``links``: {column: [href per body row]} turns that column of the (first) table into links."""
+    """``links``: {column: [file path per body row]} turns that column of the (first) table into links. Image
+    sources and links are file paths relative to the page; they are quoted here (:func:`url`)."""
     e = html.escape
     links = links or {}
     out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{_CSS}</style></head><body>"]
@@ -83,12 +91,12 @@ def to_html(blocks: list[Block], title: str, links: dict[int, list[str]] | None 
         if b.kind in ("h1", "h2", "p", "pre"):
             out.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
         elif b.kind == "img":
-            out.append(f"<figure><img src='{e(b.src)}' alt='{e(b.text)}'><figcaption>{e(b.text)}</figcaption></figure>")
+            out.append(f"<figure><img src='{e(url(b.src))}' alt='{e(b.text)}'><figcaption>{e(b.text)}</figcaption></figure>")
         elif b.kind == "table" and b.rows:
             head, *body = b.rows
             out.append("<table><tr>" + "".join(f"<th>{e(str(c))}</th>" for c in head) + "</tr>")
             out += ["<tr>" + "".join(
-                f"<td><a href='{e(links[j][i])}'>{e(str(c))}</a></td>" if j in links else f"<td>{e(str(c))}</td>"
+                f"<td><a href='{e(url(links[j][i]))}'>{e(str(c))}</a></td>" if j in links else f"<td>{e(str(c))}</td>"
                 for j, c in enumerate(r)) + "</tr>" for i, r in enumerate(body)]
             out.append("</table>")
     out.append("</body></html>")

@@ -1,0 +1,100 @@
+"""``python -m vanguard explain`` (the ``predict`` writer) killed and re-run, on videos named as XD-Violence names
+them: each video's files are written when its last window is predicted, SIGTERM stops the run with exit 143 and
+what is done kept, a re-run does only the rest, and the pages' links and images resolve for names holding ``#``,
+``?``, ``%`` and spaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from tests.evaluation.test_explain import tiny_export  # noqa: F401 (a fixture)
+from tests.evaluation.test_predict import foreign_video
+from vanguard.report.predictions import read_video_predictions
+from vanguard.tools.browser import find_chromium, image_status
+
+ROOT = Path(__file__).resolve().parents[2]
+#: legal on disk, special in a URL: XD-Violence's "#", a query "?", a percent escape, a space
+NAMES = ["v1 fight#1_label_B1-0-0", "v2 50%20off", "v3?q=1", "v4"]
+
+
+class _Refs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.refs += [v for k, v in attrs if k in ("href", "src") and v]
+
+
+def refs(page: Path) -> list[str]:
+    parser = _Refs()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.refs
+
+
+def explain_cmd(videos: Path, export: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "vanguard", "explain", str(videos), "--model", str(export), "--out", str(out),
+            "--window_seconds", "2", "--stride_seconds", "1", "--batch_size", "2", "--accelerator", "cpu"]
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_finished_videos_and_a_rerun_does_the_rest(tiny_export, tmp_path):  # noqa: F811
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in NAMES:
+        foreign_video(videos / f"{name}.mp4")
+    out = tmp_path / "out"
+    (out / "predictions").mkdir(parents=True)
+    (out / "gone.html").write_text("<p>an earlier run's page of a video not in this run</p>")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    first_json = out / "predictions" / f"{NAMES[0]}.json"
+
+    proc = subprocess.Popen(explain_cmd(videos, tiny_export, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 300
+    while not first_json.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first_json.is_file(), "the first video was not written while the run went on"
+    assert (out / f"{NAMES[0]}.html").is_file()
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 143, stderr[-3000:]
+    assert "stopped by SIGTERM" in stderr and "run the same command again" in stderr and "Traceback" not in stderr
+    done = sorted(p.stem for p in (out / "predictions").glob("*.json"))
+    assert NAMES[0] in done and len(done) < len(NAMES), done  # the first kept, the rest left for the re-run
+    first = read_video_predictions(first_json)
+    assert len(first.subclips) == first.run["windows"] == 5
+    kept = {p: p.stat().st_mtime_ns for p in [first_json, *(out / "predictions" / "keyframes").glob("v1*.png")]}
+
+    rerun = subprocess.run(explain_cmd(videos, tiny_export, out), capture_output=True, text=True, timeout=600,
+                           cwd=tmp_path, env=env)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resuming: {len(done)} of {len(NAMES)} videos" in rerun.stdout
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # the first video was not redone
+    for name in NAMES:
+        video = read_video_predictions(out / "predictions" / f"{name}.json")
+        assert len(video.subclips) == video.run["windows"] == 5 and video.events
+        assert f"{name} (6.0 s): 1 event" in rerun.stdout  # resumed videos are reported too
+
+    # every link and image of the index and the pages names a file that exists (after URL-unquoting)
+    index = refs(out / "index.html")
+    assert sorted(unquote(r) for r in index) == sorted(f"{n}.html" for n in NAMES)  # not the stale gone.html
+    for ref in index:
+        page = out / unquote(ref)
+        srcs = refs(page)
+        assert srcs and all((out / unquote(s)).is_file() for s in srcs), (page, srcs)
+    if find_chromium() is not None:
+        for page in [out / "index.html", *(out / f"{n}.html" for n in NAMES)]:
+            images = image_status(page)
+            assert all(ok for _, ok in images), (page, images)
+    assert json.loads(first_json.read_text())["run"]["model"] == first.run["model"]
