@@ -191,9 +191,10 @@ class ExplanationWriter(BasePredictionWriter):
                 self.write_video(rest[vid], trainer.datamodule)
             self.write_index()
             wall = time.perf_counter() - self.started
-            seconds = sum(v.num_frames / v.fps for v in self.videos)
+            now = [v for v in self.videos if v.video_id not in set(self.resumed)]  # predicted by this run
+            seconds = sum(v.num_frames / v.fps for v in now)
             print(f"[predict] {len(self.run_ids)} videos ({len(self.resumed)} resumed), "
-                  f"{sum(len(v.subclips) for v in self.videos)} subclips, {seconds:.1f} s of video in "
+                  f"{sum(len(v.subclips) for v in now)} subclips predicted, {seconds:.1f} s of video in "
                   f"{wall:.1f} s wall: {seconds / max(wall, 1e-9):.2f} video-seconds per wall-second; "
                   f"pages in {self.out_dir}", flush=True)
         trainer.strategy.barrier("explanations_written")

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import random
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,8 +338,11 @@ class RefreshingDataLoader(DataLoader):
 
 def single_thread_worker(_worker_id: int) -> None:
     """Workers run one torch thread: several processes each spinning a full OpenMP pool on a few cores slow tiny
-    ops down by an order of magnitude (measured: stage 1 on 2 cores, 6 min vs 40 s per epoch)."""
+    ops down by an order of magnitude (measured: stage 1 on 2 cores, 6 min vs 40 s per epoch). They ignore SIGINT:
+    Ctrl-C reaches the whole process group, and a worker dying of it would end the run in "DataLoader worker exited
+    unexpectedly" instead of the main process's clean stop (which shuts the workers down itself)."""
     torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def share_cores_with_workers(num_workers: int) -> None:

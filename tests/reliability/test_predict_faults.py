@@ -98,3 +98,34 @@ def test_sigterm_keeps_finished_videos_and_a_rerun_does_the_rest(tiny_export, tm
             images = image_status(page)
             assert all(ok for _, ok in images), (page, images)
     assert json.loads(first_json.read_text())["run"]["model"] == first.run["model"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_with_workers_stops_with_130_and_a_finished_folder_is_all_resumed(tiny_export, tmp_path):  # noqa: F811
+    """SIGINT to the whole process group (what Ctrl-C does; the DataLoader worker gets it too): exit 130, one line,
+    the first video kept; then a re-run finishes, and a third run finds everything current and predicts nothing."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in NAMES[:3]:
+        foreign_video(videos / f"{name}.mp4")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [*explain_cmd(videos, tiny_export, out), "--num_workers", "1"]
+    first_json = out / "predictions" / f"{NAMES[0]}.json"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not first_json.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first_json.is_file(), "the first video was not written while the run went on"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "stopped by SIGINT" in stderr and "Traceback" not in stderr, stderr[-3000:]
+    assert len(list((out / "predictions").glob("*.json"))) < 3
+
+    for expected in ("resuming: ", "resuming: 3 of 3 videos"):
+        rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+        assert rerun.returncode == 0 and expected in rerun.stdout, rerun.stderr[-3000:]
+    assert "(3 resumed), 0 subclips predicted" in rerun.stdout  # the third run predicted nothing
+    assert sorted(unquote(r) for r in refs(out / "index.html")) == sorted(f"{n}.html" for n in NAMES[:3])
