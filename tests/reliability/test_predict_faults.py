@@ -129,3 +129,35 @@ def test_ctrl_c_with_workers_stops_with_130_and_a_finished_folder_is_all_resumed
         assert rerun.returncode == 0 and expected in rerun.stdout, rerun.stderr[-3000:]
     assert "(3 resumed), 0 subclips predicted" in rerun.stdout  # the third run predicted nothing
     assert sorted(unquote(r) for r in refs(out / "index.html")) == sorted(f"{n}.html" for n in NAMES[:3])
+
+
+@pytest.mark.slow
+def test_ddp_predict_writes_a_video_cut_between_ranks_once_and_resumes(tiny_backbone_dir, tmp_path):
+    """Two CPU ranks: windows are split contiguously, so the middle video's windows are cut between the ranks; each
+    rank writes the videos it has whole, the cut one is gathered and written by rank 0, the index lists all three,
+    and a re-run resumes all of them."""
+    import yaml
+
+    from tests.evaluation.test_predict import predict_config
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in NAMES[:3]:
+        foreign_video(videos / f"{name}.mp4")
+    config = predict_config(tmp_path, tiny_backbone_dir, videos)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["trainer"].update(devices=2, strategy="ddp")
+    cfg["model"]["init_args"]["max_new_tokens"] = 16
+    config.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "vanguard", "predict", "--config", str(config)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "MEMBER: 2/2" in first.stderr and "3 videos (0 resumed), 15 subclips predicted" in first.stdout
+    out = tmp_path / "out"
+    for name in NAMES[:3]:
+        video = read_video_predictions(out / "predictions" / f"{name}.json")
+        assert [s.start_frame for s in video.subclips] == [0, 7, 14, 21, 28] and video.run["windows"] == 5
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert second.returncode == 0 and "resuming: 3 of 3 videos" in second.stdout, second.stderr[-3000:]
+    assert sorted(unquote(r) for r in refs(out / "index.html")) == sorted(f"{n}.html" for n in NAMES[:3])
