@@ -28,6 +28,7 @@ import io
 import json
 import signal
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -38,6 +39,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from callbacks.evaluation import record_span
+from vanguard.errors import ConfigError
 from vanguard.io import write_bytes
 
 #: keyframes decoded at once while a video's PNGs are written (memory stays flat in the video's length)
@@ -124,6 +126,12 @@ class ExplanationWriter(BasePredictionWriter):
             return
         from vanguard.report.predictions import PREDICTIONS_DIR, file_stem
 
+        try:  # an unwritable folder says so before the first window, not after the first video
+            (self.out_dir / PREDICTIONS_DIR).mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.out_dir / PREDICTIONS_DIR):
+                pass
+        except OSError as err:
+            raise ConfigError(f"{self.out_dir}: cannot write predictions there ({err.strerror or err})") from None
         digest = model_digest(pl_module)
         threshold = float(dict(getattr(pl_module, "hparams", {})).get("threshold", 0.5))
         self.run_ids, self.resumed, self.expected, self.records = [], [], {}, {}

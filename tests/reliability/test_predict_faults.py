@@ -161,3 +161,15 @@ def test_ddp_predict_writes_a_video_cut_between_ranks_once_and_resumes(tiny_back
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
     assert second.returncode == 0 and "resuming: 3 of 3 videos" in second.stdout, second.stderr[-3000:]
     assert sorted(unquote(r) for r in refs(out / "index.html")) == sorted(f"{n}.html" for n in NAMES[:3])
+
+
+def test_unwritable_output_folder_is_one_line_before_predicting(tiny_export, tmp_path):  # noqa: F811
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    foreign_video(videos / f"{NAMES[0]}.mp4")
+    (tmp_path / "a_file").write_text("not a folder")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(explain_cmd(videos, tiny_export, tmp_path / "a_file" / "out"), capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path, env=env)
+    assert done.returncode == 2 and "cannot write predictions there" in done.stderr, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "a_file/out" in done.stderr
