@@ -263,6 +263,11 @@ class ExplanationWriter(BasePredictionWriter):
         from vanguard.report.predictions import PREDICTIONS_DIR, file_stem, read_video_predictions
         from vanguard.report.render import render_index
 
+        if not self.run_ids:  # a datamodule that does not list its videos up front: what this run wrote
+            self.videos.sort(key=lambda v: v.video_id)
+            self.pages = [self.out_dir / f"{v.video_id}.html" for v in self.videos]
+            render_index(self.out_dir, self.videos, self.pages)
+            return
         own = {v.video_id: v for v in self.videos}
         videos = []
         for vid in self.run_ids:
