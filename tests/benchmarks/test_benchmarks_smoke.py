@@ -9,7 +9,6 @@ gives valid answers).
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.helpers.bench_rows import run_quick
 
@@ -25,16 +24,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    return tmp_path_factory.mktemp("bench")
-
-
-@pytest.fixture(autouse=True)
-def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(name: str, work) -> list[dict]:

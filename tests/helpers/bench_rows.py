@@ -5,6 +5,23 @@ from __future__ import annotations
 import importlib
 import math
 
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """One folder per test module for the tiny runs' files."""
+    return tmp_path_factory.mktemp("bench")
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """A benchmark sets torch's thread count for itself; the next test gets the count back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
 
 def run_quick(module_name: str, work, expected_metric: str) -> list[dict]:
     """``measure(quick=True)`` of ``module_name`` (``work`` passed where it takes one): well-formed rows with finite
