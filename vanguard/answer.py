@@ -144,6 +144,16 @@ def _box(obj: object) -> Box | str:
     return Box(x1, y1, x2, y2, label)
 
 
+def parse_box_list(text: str) -> list[Box]:
+    """The valid boxes of a bare box list (what :func:`render_boxes` writes); [] when it is not one. Never raises."""
+    try:
+        obj = json.loads(text.strip())
+    except (ValueError, RecursionError):
+        return []
+    boxes = [_box(raw) for raw in obj] if isinstance(obj, list) else []
+    return [b for b in boxes if isinstance(b, Box)]
+
+
 def anomaly_and_category(obj: dict) -> tuple[bool, str] | str:
     """``(anomaly, category)`` of a decoded answer-like object with "anomaly" (yes/no) and a known "category"
     that agree with each other, or the reason they do not (shared by the student's and the teacher's schemas)."""

@@ -11,31 +11,14 @@ Measured on clips of videos it never trained on (``vanguard.pretrain.CaptionClip
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import torch
 
-from vanguard.answer import Box
+from vanguard.answer import parse_box_list
 from vanguard.categories import NORMAL
 from vanguard.metrics.grounding import grounding_metrics
 from vanguard.pretrain_targets import CAPTION_QUESTION, named_event
 from vanguard.processing import collate, normalize_patches
-
-
-def parse_box_list(text: str) -> list[Box]:
-    """The valid boxes of a generated bare box list (``[{"bbox_2d": [...], "label": ...}, ...]``); [] otherwise."""
-    try:
-        obj = json.loads(text.strip())
-    except (ValueError, RecursionError):
-        return []
-    boxes = []
-    for raw in obj if isinstance(obj, list) else []:
-        coords = raw.get("bbox_2d") if isinstance(raw, dict) else None
-        if (isinstance(coords, list) and len(coords) == 4 and all(isinstance(v, int) for v in coords)
-                and 0 <= coords[0] < coords[2] <= 1000 and 0 <= coords[1] < coords[3] <= 1000):
-            boxes.append(Box(*coords, str(raw.get("label", "object"))))
-    return boxes
 
 
 @torch.no_grad()

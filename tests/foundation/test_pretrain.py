@@ -70,7 +70,7 @@ def test_what_happens_names_the_event_only_where_the_window_shows_it(pretrain_wo
 
 
 def test_parse_box_list_keeps_only_valid_boxes():
-    from vanguard.pretrain_eval import parse_box_list
+    from vanguard.answer import parse_box_list
 
     good = render_boxes([Box(10, 20, 300, 400, "person")])
     assert parse_box_list(good) == [Box(10, 20, 300, 400, "person")]
