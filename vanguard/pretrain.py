@@ -195,7 +195,7 @@ def pretrain_backbone(
     keys = ("input_ids", "attention_mask", "mm_token_type_ids", "pixel_values_videos", "video_grid_thw", "labels")
     losses: list[float] = []
     evaluations: list[dict] = []
-    best: tuple[float, dict | None] = (-1.0, None)
+    best: tuple[dict | None, dict | None] = (None, None)  # (the best evaluation, its weights)
     start = time.time()
 
     def evaluate() -> None:
@@ -207,8 +207,8 @@ def pretrain_backbone(
         tqdm.write(f"held-out @ step {figures['step']}: caption names the event {figures['event_accuracy']:.3f}, "
                    f"grounding@IoU0.5 {figures['grounding_acc_iou50']:.3f}")
         score = figures["event_accuracy"] + figures["grounding_acc_iou50"]  # ties: the later (longer-trained) one
-        if score >= best[0]:
-            best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        if best[0] is None or score >= best[0]["event_accuracy"] + best[0]["grounding_acc_iou50"]:
+            best = (figures, {k: v.detach().clone() for k, v in model.state_dict().items()})
         model.train()
 
     task = "what happens + grounding" if clips.grounding else "what happens"
@@ -237,7 +237,7 @@ def pretrain_backbone(
     out.mkdir(parents=True, exist_ok=True)
     model.to(getattr(torch, save_dtype)).save_pretrained(out)
     encoder.processor.save_pretrained(out)
-    chosen = max(reversed(evaluations), key=lambda e: e["event_accuracy"] + e["grounding_acc_iou50"]) if evaluations else None
+    chosen = best[0]
     from_cli = sys.argv[1:3] == ["backbone", "pretrain"]
     summary = {"command": shlex.join(["python", "-m", "vanguard", *sys.argv[1:]]) if from_cli else None,
                "commit": commit, "from": str(backbone), "data": str(data), "split": split, "heldout_split": heldout_split,
