@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-#: the demo's subclip geometry (experiments/synthcrime/*.yaml): 8 frames of at most 128x128 pixels
+#: the demo's subclip geometry (the backbone in experiments/synthcrime/base.yaml): 8 frames of at most 128x128 pixels
 DEMO_FRAMES, DEMO_PIXELS = 8, 128 * 128
 
 

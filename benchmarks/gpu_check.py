@@ -3,7 +3,7 @@
     python -m benchmarks.gpu_check [--device auto|cuda|cpu] [--quick] [--steps 40] [--work outputs/gpu_check]
 
 1. The demo world through stages 1-3 in bf16: SynthCrime, the scripted teacher's shards, a larger tiny Qwen3-VL
-   (``backbone tiny --size gpu``, ~30 M parameters) and ``fit`` + ``test`` of experiments/synthcrime/stage{1,2,3}.yaml
+   (``backbone tiny --size gpu``, ~30 M parameters) and ``fit`` + ``test`` of experiments/synthcrime/base.yaml + stage{1,2,3}.yaml
    (copied with the device, bf16, ``--steps`` training steps and a step-time callback). Prints each stage's step
    time, samples/s, peak memory and test figures (frame-level ROC-AUC, AP, invalid answers).
 2. One real-width model: the real Qwen3-VL-4B-Instruct files (``../shared/fixtures/qwen3vl_4b_instruct``) cut to 2
@@ -80,11 +80,13 @@ def peak_memory_gb(device: torch.device) -> float:
 
 
 def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) -> Path:
-    """experiments/synthcrime/<stage>.yaml for this run: the check's tiny backbone, device, bf16 on CUDA, ``steps``
+    """SynthCrime's resolved ``<stage>`` config (base.yaml + <stage>.yaml) for this run: the check's tiny backbone, device, bf16 on CUDA, ``steps``
     training steps, the StepStats callback; the other paths stay relative (``outputs/demo/...`` under ``work``)."""
     import yaml
 
-    cfg = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{stage}.yaml").read_text())
+    from vanguard.configs import experiment_configs, resolved_config
+
+    cfg = resolved_config(experiment_configs(ROOT / "experiments" / "synthcrime", stage))
     trainer = cfg["trainer"]
     # one epoch of `steps` batches: it ends with the stage's validation and last.ckpt, which `test` loads
     trainer.update(accelerator="gpu" if cuda else "cpu", devices=1, max_steps=steps, max_epochs=1,
@@ -102,7 +104,7 @@ def stage_config(stage: str, work: Path, cuda: bool, steps: int, quick: bool) ->
     if quick:  # answers only at test, short ones (a constrained answer still completes: AnswerConstraint)
         model.update(generate_val_batches=0, max_new_tokens=32)
     data = cfg["data"]["init_args"]
-    data.update(backbone_path=backbone, num_workers=0 if quick else min(8, os.cpu_count() or 1),
+    data.update(num_workers=0 if quick else min(8, os.cpu_count() or 1),
                 batches_per_epoch=steps)
     if quick:
         data.update(batch_size=2, eval_batch_size=2)

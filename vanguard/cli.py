@@ -32,7 +32,7 @@ TOOLS = {
 
 def _usage() -> str:
     lines = ["usage: python -m vanguard <command> [options]   (add --help after a command for its options)", ""]
-    lines.append("training (LightningCLI, `--config experiments/<exp>/<stage>.yaml`):")
+    lines.append("training (LightningCLI, `--config experiments/<exp>/base.yaml --config experiments/<exp>/<stage>.yaml`):")
     lines += [f"  {name:<10} {text}" for name, text in LIGHTNING_SUBCOMMANDS.items()]
     lines.append("")
     lines.append("tools:")
@@ -53,8 +53,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         if command in LIGHTNING_SUBCOMMANDS:
+            from vanguard.configs import print_missing_base_hint
             from vanguard.lightning_cli import run_lightning_cli
 
+            print_missing_base_hint(rest)
             run_lightning_cli(argv)
         else:
             importlib.import_module(TOOLS[command][0]).main(rest)

@@ -8,6 +8,12 @@ Under SLURM a ``fit`` launched without ``--ckpt_path`` resumes from the newest o
 ``last.ckpt`` checkpoints (:func:`vanguard.checkpoints.slurm_resume_path`), so a requeued or resubmitted job
 continues by itself whether or not it got the SIGUSR1 warning. Outside SLURM nothing is resumed unless asked
 (``--ckpt_path last``). See docs/cluster.md.
+
+The backbone and the data must read frames alike, so the data's ``backbone_path``, ``num_frames`` and
+``frame_pixels`` are linked to the backbone's ``path``, ``num_frames`` and ``frame_pixels`` (LightningCLI's
+``link_arguments``): a config sets them once, on the backbone, and a different value given for the data is an error
+rather than silently replaced. Experiment folders compose a shared ``base.yaml`` with a short stage file
+(``--config base.yaml --config stage2.yaml``); see docs/configs.md.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from jsonargparse._link_arguments import ActionLink, skip_apply_links  # jsonargparse is pinned to 4.53.x
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
 
@@ -56,8 +63,58 @@ def _model_args(config, subcommand: str | None) -> dict:
         return {}
 
 
+#: (backbone init arg, data init arg) pairs the data takes from the backbone
+BACKBONE_TO_DATA = (("path", "backbone_path"), ("num_frames", "num_frames"), ("frame_pixels", "frame_pixels"))
+
+
+def linked_conflicts(config: dict) -> list[str]:
+    """Data settings a config gives that differ from the backbone's, which the link would replace in silence.
+
+    ``config`` is one subcommand's parsed config before the links are applied. A data value equal to its class's
+    default counts as not given (a parsed config does not say which values were typed), so only a value that is
+    neither the backbone's nor the default is reported.
+    """
+    import importlib
+    import inspect
+
+    data, model = config.get("data") or {}, config.get("model") or {}
+    backbone = ((model.get("init_args") or {}).get("backbone") or {}).get("init_args") or {}
+    if not data.get("class_path") or not backbone:
+        return []
+    try:
+        module, name = data["class_path"].rsplit(".", 1)
+        defaults = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    except (ImportError, AttributeError, ValueError, TypeError):
+        return []
+    found = []
+    for source, target in BACKBONE_TO_DATA:
+        given = (data.get("init_args") or {}).get(target)
+        default = defaults[target].default if target in defaults else inspect.Parameter.empty
+        if source in backbone and given is not None and given != backbone[source] and given != default:
+            found.append(f"data.init_args.{target} {given!r} differs from model.init_args.backbone.init_args.{source} "
+                         f"{backbone[source]!r}")
+    return found
+
+
 class VanguardCLI(LightningCLI):
     """LightningCLI with the project's defaults."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        for source, target in BACKBONE_TO_DATA:
+            parser.link_arguments(f"model.init_args.backbone.init_args.{source}", f"data.init_args.{target}",
+                                  apply_on="parse")
+
+    def parse_arguments(self, parser, args) -> None:
+        # Parse without the links first, to see what the config gave the data before the backbone's values replace it
+        with skip_apply_links():
+            super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        conflicts = linked_conflicts(config.as_dict())
+        if conflicts:
+            raise ConfigError("; ".join(conflicts) + ": the data reads frames as the backbone does, so set these "
+                              "once, on the backbone (model.init_args.backbone.init_args)")
+        ActionLink.apply_parsing_links(parser, self.config)
 
     def before_instantiate_classes(self) -> None:
         # Check backbone directories before anything is built: jsonargparse would otherwise bury our one-line

@@ -10,9 +10,8 @@ def cluster_inputs(tiny_backbone_dir, tmp_path_factory) -> dict:
     """``{"backbone": dir, "shards": root, "stage1_export": dir}``: SynthCrime-like shards and a stage-1 export
     written by ``vanguard.checkpoints.export_stage`` (the head stage 2 starts from)."""
     import torch
-    import yaml
 
-    from tests.cluster.runs import EXPERIMENTS
+    from tests.helpers.configs import experiment_config
     from tests.helpers.shards import write_test_shards
     from vanguard.backbone import Backbone
     from vanguard.checkpoints import export_stage
@@ -21,7 +20,7 @@ def cluster_inputs(tiny_backbone_dir, tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("cluster_inputs")
     write_test_shards(root / "shards", n_videos=4, clips_per_video=2, shards_per_split=2, splits=("train", "val"))
     # the head's input size follows the pooling of the stage-2 config the runs derive from
-    stage2 = yaml.safe_load((EXPERIMENTS / "synthcrime" / "stage2.yaml").read_text())
+    stage2 = experiment_config("synthcrime", "stage2")
     pooling = stage2["model"]["init_args"]["backbone"]["init_args"]["pooling"]
     torch.manual_seed(0)
     backbone = Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=4096, pooling=pooling)

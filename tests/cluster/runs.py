@@ -1,5 +1,5 @@
-"""Launchers for the cluster tests: stage-2 configs derived from ``experiments/synthcrime/stage2.yaml`` (only paths
-and sizes change; the DDP strategy comes from ``experiments/ucf_crime/stage2.yaml``), and real
+"""Launchers for the cluster tests: stage-2 configs derived from SynthCrime's resolved stage 2 (``base.yaml`` +
+``stage2.yaml``; only paths and sizes change; the DDP strategy comes from UCF-Crime's resolved stage 2), and real
 ``python -m vanguard fit`` subprocesses with one torch thread, started directly or through
 ``experiments/slurm/*.sbatch`` with stub ``srun``/``scontrol`` (tests/cluster/stubs) first on PATH.
 """
@@ -17,17 +17,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vanguard.configs import experiment_configs, resolved_config
+
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 STUBS = Path(__file__).parent / "stubs"
 
 
 def stage2_config(run: Path, inputs: dict, *, max_steps: int = 8, every_n_steps: int = 2, hold_at_step=None) -> Path:
-    """A small stage-2 config under ``run``: experiments/synthcrime/stage2.yaml with test paths and sizes, the
+    """A small stage-2 config under ``run``: SynthCrime's stage 2 (base.yaml + stage2.yaml) with test paths and sizes, the
     real configs' DDP strategy, no validation, and a :class:`tests.cluster.probe.RunProbe` writing to ``run/probe``.
     """
-    cfg = yaml.safe_load((EXPERIMENTS / "synthcrime" / "stage2.yaml").read_text())
-    ucf = yaml.safe_load((EXPERIMENTS / "ucf_crime" / "stage2.yaml").read_text())
+    cfg = resolved_config(experiment_configs(EXPERIMENTS / "synthcrime", "stage2"))
+    ucf = resolved_config(experiment_configs(EXPERIMENTS / "ucf_crime", "stage2"))
     stage_dir = run / "stage2"
     trainer = cfg["trainer"]
     trainer.update(
@@ -58,9 +60,7 @@ def stage2_config(run: Path, inputs: dict, *, max_steps: int = 8, every_n_steps:
     model["backbone"]["init_args"].update(path=inputs["backbone"], frame_pixels=4096)
     model.update(head_hidden=32, max_new_tokens=8, generate_val_batches=0, warmup_steps=2)
     cfg["data"]["init_args"].update(
-        shards=inputs["shards"],
-        backbone_path=inputs["backbone"],
-        frame_pixels=4096,
+        shards=inputs["shards"],  # the backbone's path and frame_pixels reach the data through the CLI's link
         batch_size=2,
         eval_batch_size=2,
         num_workers=0,

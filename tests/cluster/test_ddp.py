@@ -14,7 +14,7 @@ MAX_STEPS = 4
 
 def _launch(how: str, config, tmp_path):
     if how == "slurm-2-nodes":  # the multi-node sbatch script, 2 nodes x 1 task (stub srun starts both tasks)
-        env = {**slurm_env(tmp_path, job_id="5151", nodes=2, tasks_per_node=1), "CONFIG": str(config)}
+        env = {**slurm_env(tmp_path, job_id="5151", nodes=2, tasks_per_node=1), "CONFIGS": str(config)}
         return sbatch_command("train_stage_multinode.sbatch"), env
     return fit_command(config, "--trainer.devices", "2"), base_env()  # Lightning starts the second process
 

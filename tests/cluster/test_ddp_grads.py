@@ -5,10 +5,9 @@ stages 1-3 (the 2-process stage-2 run in test_ddp.py checks the same under DDP).
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from tests.cluster.probe import RunProbe
-from tests.cluster.runs import EXPERIMENTS
+from tests.helpers.configs import experiment_config
 from tests.stages.synth_subclips import fit_stage
 from vanguard.backbone import Backbone
 from vanguard.stages import ClassifierWarmup, GroundingStage, ReasoningStage
@@ -26,7 +25,7 @@ def test_every_trainable_parameter_gets_a_gradient_every_step(stage_cls, tiny_ba
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2", "stage3"])
 def test_real_configs_use_ddp_without_unused_parameter_search_and_bf16(stage):
-    trainer = yaml.safe_load((EXPERIMENTS / "ucf_crime" / f"{stage}.yaml").read_text())["trainer"]
+    trainer = experiment_config("ucf_crime", stage)["trainer"]
     assert trainer["strategy"]["class_path"] == "lightning.pytorch.strategies.DDPStrategy"
     assert trainer["strategy"]["init_args"]["find_unused_parameters"] is False
     assert trainer["precision"] == "bf16-mixed"

@@ -21,7 +21,7 @@ MAX_STEPS, EVERY, HOLD = 6, 2, 3  # last.ckpt at step 2, SIGUSR1 while waiting a
 def test_sigusr1_saves_hpc_checkpoint_requeues_and_the_same_command_resumes(cluster_inputs, tmp_path):
     run = tmp_path / "run"
     config = stage2_config(run, cluster_inputs, max_steps=MAX_STEPS, every_n_steps=EVERY, hold_at_step=HOLD)
-    env = {**slurm_env(tmp_path, job_id="4242"), "CONFIG": str(config)}
+    env = {**slurm_env(tmp_path, job_id="4242"), "CONFIGS": str(config)}
     command = sbatch_command("train_stage.sbatch")
     stage_dir = run / "stage2"
     scontrol_log = tmp_path / "scontrol.log"
@@ -59,7 +59,7 @@ def test_slurm_job_killed_without_warning_resumes_from_last_checkpoint(cluster_i
     job still resumes from ``checkpoints/last.ckpt`` (vanguard.checkpoints.slurm_resume_path), not from zero."""
     run = tmp_path / "run"
     config = stage2_config(run, cluster_inputs, max_steps=MAX_STEPS, every_n_steps=EVERY, hold_at_step=HOLD)
-    env = {**slurm_env(tmp_path, job_id="4343"), "CONFIG": str(config)}
+    env = {**slurm_env(tmp_path, job_id="4343"), "CONFIGS": str(config)}
     command = sbatch_command("train_stage.sbatch", "--trainer.max_steps", "4")  # extra args reach `vanguard fit`
     log = tmp_path / "job-1.log"
     proc = start(command, env, log)

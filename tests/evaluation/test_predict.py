@@ -60,8 +60,7 @@ def predict_config(tmp_path: Path, backbone: Path, videos: Path) -> Path:
     bb = cfg["model"]["init_args"]["backbone"]["init_args"]
     bb.update(path=str(backbone), num_frames=8, frame_pixels=64 * 64)
     cfg["model"]["init_args"]["max_new_tokens"] = 96
-    cfg["data"]["init_args"].update(videos=str(videos), backbone_path=str(backbone), frame_pixels=64 * 64,
-                                    window_seconds=2.0, stride_seconds=1.0, batch_size=4, num_workers=0)
+    cfg["data"]["init_args"].update(videos=str(videos), window_seconds=2.0, stride_seconds=1.0, batch_size=4, num_workers=0)
     path = tmp_path / "predict.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

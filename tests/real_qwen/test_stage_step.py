@@ -1,5 +1,5 @@
 """One stage-2 step and one constrained generation through ``python -m vanguard fit --config
-experiments/ucf_crime/stage2.yaml``, the command a user with the real weights runs, on the reduced copy of the real
+experiments/ucf_crime/base.yaml --config experiments/ucf_crime/stage2.yaml`` (resolved), the command a user with the real weights runs, on the reduced copy of the real
 directory (real tokenizer, template, processors and configuration structure; narrow widths, random weights) and
 UCF-Crime-sized shards (16 frames of 320x240, stored at the 76,800-pixel budget as annotation stores them).
 
@@ -18,10 +18,11 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.helpers.shards import write_test_shards
+from vanguard.configs import experiment_configs, resolved_config
 
 
 def stage2_config(tmp_path, backbone: str, shards: str):
-    cfg = yaml.safe_load((ROOT / "experiments/ucf_crime/stage2.yaml").read_text())
+    cfg = resolved_config(experiment_configs(ROOT / "experiments/ucf_crime", "stage2"))
     trainer = cfg["trainer"]
     trainer.update(accelerator="cpu", devices=1, strategy="auto", precision="32-true", max_steps=1, max_epochs=1,
                    limit_val_batches=1, log_every_n_steps=1, enable_progress_bar=False, default_root_dir=str(tmp_path / "stage2"),
@@ -37,7 +38,7 @@ def stage2_config(tmp_path, backbone: str, shards: str):
     backbone_args = cfg["model"]["init_args"]["backbone"]["init_args"]
     backbone_args.update(path=backbone, dtype="float32")  # activation checkpointing, pooling, budget: as configured
     cfg["model"]["init_args"]["max_new_tokens"] = 64
-    cfg["data"]["init_args"].update(shards=shards, backbone_path=backbone, batch_size=2, eval_batch_size=2,
+    cfg["data"]["init_args"].update(shards=shards, batch_size=2, eval_batch_size=2,
                                     num_workers=1, batches_per_epoch=1, shuffle_buffer=4)
     path = tmp_path / "stage2.yaml"
     path.write_text(yaml.safe_dump(cfg))

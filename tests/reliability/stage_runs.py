@@ -1,4 +1,4 @@
-"""The real experiment YAMLs, shrunk to tiny runs under a temp folder, and ``python -m vanguard`` subprocesses on
+"""The real experiment configs (resolved from base.yaml + the stage file), shrunk to tiny runs under a temp folder, and ``python -m vanguard`` subprocesses on
 them: what the reliability tests of training settings drive."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import ROOT
+from vanguard.configs import experiment_configs, resolved_config
 
 #: callbacks a tiny run does without (images, frame-level metrics) and the checkpoint that needs validation
 _DROPPED = ("callbacks.TensorBoardVisuals", "callbacks.FrameLevelEvaluation")
@@ -22,10 +23,10 @@ def env() -> dict:
 
 def stage_config(path: Path, stage: str, run: Path, backbone: Path, shards: Path, max_steps: int = 2,
                  every_n_train_steps: int = 1, curriculum: dict | None = None, model: dict | None = None) -> Path:
-    """``experiments/synthcrime/<stage>.yaml`` with the tiny ``backbone``, ``shards``, its run folder ``run``
+    """SynthCrime's resolved ``<stage>`` config (``base.yaml`` + ``<stage>.yaml``) with the tiny ``backbone``, ``shards``, its run folder ``run``
     (checkpoints in ``run/checkpoints``, TensorBoard version ``run.name`` under ``run.parent/tb``), no validation, a ``last.ckpt``
     every ``every_n_train_steps``; ``curriculum`` and ``model`` update those init args. Written to ``path``."""
-    cfg = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{stage}.yaml").read_text())
+    cfg = resolved_config(experiment_configs(ROOT / "experiments" / "synthcrime", stage))
     cfg["trainer"].update(default_root_dir=str(run), max_epochs=-1, max_steps=max_steps, limit_val_batches=0,
                           log_every_n_steps=1, enable_progress_bar=False)
     cfg["trainer"]["logger"]["init_args"].update(save_dir=str(run.parent / "tb"), version=run.name)
@@ -39,11 +40,12 @@ def stage_config(path: Path, stage: str, run: Path, backbone: Path, shards: Path
             cb["init_args"].update(curriculum or {})
         callbacks.append(cb)
     cfg["trainer"]["callbacks"] = callbacks
-    cfg["model"]["init_args"]["backbone"]["init_args"].update(path=str(backbone), frame_pixels=64 * 64)
+    # the data takes path, frame_pixels and num_frames from the backbone (the CLI links them)
+    cfg["model"]["init_args"]["backbone"]["init_args"].update(path=str(backbone), frame_pixels=64 * 64, num_frames=4)
     cfg["model"]["init_args"].pop("cache_features", None)
     cfg["model"]["init_args"].update(model or {})
-    cfg["data"]["init_args"].update(shards=str(shards), backbone_path=str(backbone), frame_pixels=64 * 64,
-                                    num_frames=4, batch_size=2, num_workers=0, shuffle_buffer=4, batches_per_epoch=4)
+    cfg["data"]["init_args"].update(shards=str(shards), batch_size=2, num_workers=0, shuffle_buffer=4,
+                                    batches_per_epoch=4)
     path.write_text(yaml.safe_dump(cfg))
     return path
 

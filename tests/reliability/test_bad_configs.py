@@ -17,21 +17,19 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-
-STAGE2 = ROOT / "experiments" / "synthcrime" / "stage2.yaml"
+from tests.helpers.configs import experiment_config
 
 
 def _config(tmp, backbone) -> dict:
     """The real stage-2 experiment with the tiny backbone and paths under ``tmp``."""
-    cfg = yaml.safe_load(STAGE2.read_text())
+    cfg = experiment_config("synthcrime", "stage2")
     cfg["trainer"]["default_root_dir"] = str(tmp / "run")
     cfg["trainer"]["logger"]["init_args"]["save_dir"] = str(tmp / "tb")
     for cb in cfg["trainer"]["callbacks"]:
         if "dirpath" in cb.get("init_args", {}):
             cb["init_args"]["dirpath"] = str(tmp / "run" / "checkpoints")
     cfg["model"]["init_args"]["backbone"]["init_args"].update(path=str(backbone), frame_pixels=64 * 64)
-    cfg["data"]["init_args"].update(shards=str(tmp / "shards"), backbone_path=str(backbone), frame_pixels=64 * 64,
-                                    num_workers=0)
+    cfg["data"]["init_args"].update(shards=str(tmp / "shards"), num_workers=0)
     return cfg
 
 

@@ -25,6 +25,7 @@ import yaml
 
 from tests.annotate.helpers import ground_truth, read_samples
 from tests.conftest import ROOT
+from tests.helpers.configs import experiment_config
 from tests.helpers.shards import write_test_shards
 from vanguard.annotate.records import save_records
 from vanguard.checkpoints import load_checkpoint
@@ -147,7 +148,7 @@ def test_full_disk_during_an_atomic_write_keeps_the_old_file(tmp_path, monkeypat
 
 def _fit_config(tmp: Path, backbone: Path, shards: Path) -> Path:
     """Stage 1 (real experiment file) on tiny shards, a checkpoint every 2 steps, a long max_steps to kill into."""
-    cfg = yaml.safe_load((ROOT / "experiments" / "synthcrime" / "stage1.yaml").read_text())
+    cfg = experiment_config("synthcrime", "stage1")
     run = tmp / "run"
     cfg["trainer"].update(default_root_dir=str(run), max_epochs=-1, max_steps=100_000, limit_val_batches=0,
                           log_every_n_steps=1, enable_progress_bar=False)
@@ -162,10 +163,10 @@ def _fit_config(tmp: Path, backbone: Path, shards: Path) -> Path:
             continue
         callbacks.append(cb)
     cfg["trainer"]["callbacks"] = callbacks
-    cfg["model"]["init_args"]["backbone"]["init_args"].update(path=str(backbone), frame_pixels=64 * 64)
+    cfg["model"]["init_args"]["backbone"]["init_args"].update(path=str(backbone), frame_pixels=64 * 64, num_frames=4)
     cfg["model"]["init_args"]["cache_features"] = False
-    cfg["data"]["init_args"].update(shards=str(shards), backbone_path=str(backbone), frame_pixels=64 * 64,
-                                    num_frames=4, batch_size=2, num_workers=0, shuffle_buffer=4, batches_per_epoch=4)
+    cfg["data"]["init_args"].update(shards=str(shards), batch_size=2, num_workers=0, shuffle_buffer=4,
+                                    batches_per_epoch=4)
     path = tmp / "stage1.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -1,5 +1,6 @@
-"""The experiment YAMLs: the SynthCrime curriculum runs stage 1 -> 2 -> 3 through ``python -m vanguard fit``, and
-every config (UCF-Crime included) parses and instantiates with the tiny backbone swapped in.
+"""The experiment configs (each folder's base.yaml + a stage file, resolved as ``fit`` resolves them): the SynthCrime
+curriculum runs stage 1 -> 2 -> 3 through ``python -m vanguard fit``, and every config (UCF-Crime included) parses
+and instantiates with the tiny backbone swapped in.
 
 Until ``datamodules.SubclipDataModule`` is importable the ``data`` section is swapped for the in-memory
 synthetic datamodule (tests/stages/synth_subclips.py); everything else is the real file.
@@ -13,21 +14,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.configs import experiment_config
 from vanguard.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 SYNTH_DATA = {
     "class_path": "tests.stages.synth_subclips.SyntheticSubclipDataModule",
-    "init_args": {"backbone_path": "models/synthcrime-tiny-qwen3vl"},
+    "init_args": {},  # backbone_path, num_frames and frame_pixels follow the backbone (linked by the CLI)
 }
 
 
-def _config_with_test_data(src: Path, dst_dir: Path, swap_data: bool = True) -> Path:
-    cfg = yaml.safe_load(src.read_text())
+def _config_with_test_data(experiment: str, name: str, dst_dir: Path, swap_data: bool = True) -> Path:
+    cfg = experiment_config(experiment, name)
     if swap_data:
         cfg["data"] = SYNTH_DATA
-    out = dst_dir / f"{src.parent.name}_{src.name}"
+    out = dst_dir / f"{experiment}_{name}.yaml"
     out.write_text(yaml.safe_dump(cfg))
     return out
 
@@ -39,7 +41,7 @@ def _curriculum_args(cfg: dict) -> dict:
 
 @pytest.mark.parametrize("experiment", ["synthcrime", "ucf_crime"])
 def test_each_stage_starts_from_the_previous_stage_export(experiment):
-    cfgs = {n: yaml.safe_load((EXPERIMENTS / experiment / f"stage{n}.yaml").read_text()) for n in (1, 2, 3)}
+    cfgs = {n: experiment_config(experiment, f"stage{n}") for n in (1, 2, 3)}
     assert _curriculum_args(cfgs[1]).get("init_from") is None
     for n in (2, 3):
         previous = Path(cfgs[n - 1]["trainer"]["default_root_dir"]) / "export"
@@ -71,7 +73,7 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
         "false",
     ]
     for n in (1, 2, 3):
-        config = _config_with_test_data(EXPERIMENTS / "synthcrime" / f"stage{n}.yaml", tmp_path)
+        config = _config_with_test_data("synthcrime", f"stage{n}", tmp_path)
         main(["fit", "--config", str(config), *small])
         out = capsys.readouterr().out
         assert "[curriculum] trainable parameters:" in out, out[-2000:]
@@ -85,7 +87,7 @@ def test_synthcrime_curriculum_runs_stage1_then_2_then_3(tiny_backbone_dir, tmp_
     assert (tmp_path / "outputs" / "demo" / "stage3" / "checkpoints" / "last.ckpt").is_file()
 
     # resuming the same stage: --ckpt_path last restores the trimmed checkpoint
-    config = _config_with_test_data(EXPERIMENTS / "synthcrime" / "stage3.yaml", tmp_path)
+    config = _config_with_test_data("synthcrime", "stage3", tmp_path)
     caplog.clear()
     with caplog.at_level("INFO", logger="lightning.pytorch"):
         main(["fit", "--config", str(config), *small, "--trainer.max_epochs", "2", "--ckpt_path", "last"])
@@ -108,17 +110,10 @@ def test_ucf_crime_configs_instantiate_with_the_tiny_backbone(stage, tiny_backbo
 
     monkeypatch.chdir(tmp_path)
     swap = importlib.util.find_spec("datamodules") is None
-    config = _config_with_test_data(EXPERIMENTS / "ucf_crime" / f"{stage}.yaml", tmp_path, swap_data=swap)
-    extra = [
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.devices",
-        "1",
-        "--data.init_args.backbone_path",
-        str(tiny_backbone_dir),
-    ]
-    cli = _instantiate(config, tiny_backbone_dir, *extra)
+    config = _config_with_test_data("ucf_crime", stage, tmp_path, swap_data=swap)
+    cli = _instantiate(config, tiny_backbone_dir, "--trainer.accelerator", "cpu", "--trainer.devices", "1")
     raw = yaml.safe_load((EXPERIMENTS / "ucf_crime" / f"{stage}.yaml").read_text())
+    assert cli.datamodule.backbone_path == str(tiny_backbone_dir)  # the data follows the backbone (linked)
     assert type(cli.model).__name__ == raw["model"]["class_path"].rsplit(".", 1)[1]
     assert cli.model.backbone.model.dtype.is_floating_point and str(cli.model.backbone.model.dtype) == "torch.bfloat16"
     assert cli.model.backbone.model.is_activation_checkpointing
@@ -130,8 +125,8 @@ def test_ucf_crime_configs_instantiate_with_the_tiny_backbone(stage, tiny_backbo
 @pytest.mark.parametrize("name", ["stage1", "stage2", "stage3", "monolithic", "cls_finetune"])
 def test_synthcrime_configs_instantiate(name, tiny_backbone_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = _config_with_test_data(EXPERIMENTS / "synthcrime" / f"{name}.yaml", tmp_path)
-    cli = _instantiate(config, tiny_backbone_dir, "--data.init_args.backbone_path", str(tiny_backbone_dir))
+    config = _config_with_test_data("synthcrime", name, tmp_path)
+    cli = _instantiate(config, tiny_backbone_dir)
     raw = yaml.safe_load((EXPERIMENTS / "synthcrime" / f"{name}.yaml").read_text())
     assert type(cli.model).__name__ == raw["model"]["class_path"].rsplit(".", 1)[1]
     assert cli.trainer.default_root_dir == raw["trainer"]["default_root_dir"]

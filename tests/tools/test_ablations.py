@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.helpers.configs import experiment_config
 from vanguard.tools import ablations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _fake_demo(tmp_path: Path, name: str, seed: int, **changes) -> None:
     """A demo run folder as LightningCLI leaves it: the saved config (with defaults added), metrics, an export."""
-    config = yaml.safe_load((ROOT / "experiments" / "synthcrime" / f"{name}.yaml").read_text())
+    config = experiment_config("synthcrime", name)  # LightningCLI saves the whole resolved config
     config["seed_everything"] = seed
-    config["trainer"]["enable_progress_bar"] = True  # a default LightningCLI adds to the saved config
+    config["ckpt_path"] = f"outputs/demo/{name}/checkpoints/last.ckpt"  # `test` saves its config over fit's
     config["model"]["init_args"].update(changes)
     export = tmp_path / "outputs" / "demo" / name / "export"  # fit exports, then the test writes its metrics
     export.mkdir(parents=True)

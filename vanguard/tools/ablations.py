@@ -23,12 +23,15 @@ from pathlib import Path
 
 import yaml
 
+from vanguard.configs import experiment_configs, resolved_config
+
 DEMO = "outputs/demo"
+EXPERIMENT = "experiments/synthcrime"
 
 
 @dataclass(frozen=True)
 class Run:
-    """One fit of ``experiments/synthcrime/<config>.yaml`` under the name ``name`` (its run folder and TensorBoard
+    """One fit of SynthCrime's ``<config>`` (``base.yaml`` + ``<config>.yaml``) under the name ``name`` (its run folder and TensorBoard
     version; default: the config's name), with ``model_args`` overriding the config's ``model.init_args``."""
 
     config: str
@@ -52,10 +55,19 @@ VARIANTS = {  # name -> the runs fit in order; the last one is tested
 COLUMNS = ("auc_roc", "ap_pr_auc", "f1_at_0.5", "precision_at_0.5", "recall_at_0.5", "grounding_acc_iou50")
 
 
+def _experiment(name: str) -> dict:
+    """The whole config ``fit`` resolves for SynthCrime's ``name`` (``base.yaml`` + ``<name>.yaml``), without the
+    run-time choices ``test`` adds when it overwrites the saved config (``ckpt_path``, ``weights_only``)."""
+    config = resolved_config(experiment_configs(EXPERIMENT, name))
+    for key in ("ckpt_path", "weights_only"):
+        config.pop(key, None)
+    return config
+
+
 def _seeded_config(run: Run, seed: int, root: Path) -> Path:
-    """The experiment YAML with every run folder moved under ``root`` (this run's own under its name), every seed
-    set to ``seed`` and the run's model arguments applied."""
-    text = Path(f"experiments/synthcrime/{run.config}.yaml").read_text()
+    """The experiment's resolved config with every run folder moved under ``root`` (this run's own under its name),
+    every seed set to ``seed`` and the run's model arguments applied, written as one file."""
+    text = yaml.safe_dump(_experiment(run.config), sort_keys=False)
     for old, new in ((f"{DEMO}/{run.config}/", f"{root}/{run.folder}/"), (f"{DEMO}/tensorboard", f"{root}/tensorboard"),
                      (f"{DEMO}/ablations/", f"{root}/"), (f"{DEMO}/stage", f"{root}/stage")):
         text = text.replace(old, new)
@@ -84,7 +96,7 @@ def _run(*args: str) -> None:
 def _demo_run(name: str, seed: int) -> Path | None:
     """The demo's own run folder of stage ``name`` when it was fit and tested with exactly this seed's config
     (same YAML but for the output folders), after the demo run it started from (itself reusable), else None."""
-    wanted = yaml.safe_load(Path(f"experiments/synthcrime/{name}.yaml").read_text())
+    wanted = _experiment(name)
     wanted["seed_everything"] = seed
     wanted["data"]["init_args"]["seed"] = seed
     tb = Path(DEMO, "tensorboard", "synthcrime", name)
@@ -122,7 +134,7 @@ def _tested(run_dir: Path, tb_dir: Path) -> bool:
 
 
 def _same(saved, wanted) -> bool:
-    """Every setting the experiment YAML gives is the same in the config LightningCLI saved (which adds defaults)."""
+    """Every setting of the resolved experiment config is the same in the config LightningCLI saved."""
     if isinstance(wanted, dict):
         return isinstance(saved, dict) and all(k in saved and _same(saved[k], v) for k, v in wanted.items())
     if isinstance(wanted, list):
@@ -166,7 +178,7 @@ def _zero_shot(seed: int, root: Path) -> dict:
         index = pred_dir / "index.html"
         if not index.exists() or index.stat().st_mtime < (stage3 / "export" / "stage.json").stat().st_mtime:
             shutil.rmtree(pred_dir, ignore_errors=True)  # none yet, or predictions of an older stage 3
-            config = yaml.safe_load(Path("experiments/synthcrime/predict.yaml").read_text())
+            config = yaml.safe_load(Path(EXPERIMENT, "predict.yaml").read_text())
             for callback in config["trainer"]["callbacks"]:  # this seed's stage-3 weights, this domain's folder
                 callback["init_args"].update(
                     {"init_from": str(stage3 / "export")} if "Curriculum" in callback["class_path"]

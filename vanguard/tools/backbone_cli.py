@@ -50,17 +50,22 @@ def reduced(src: Path, out_dir: Path, text_layers: int = 2, vision_depth: int = 
 
 
 def budget_from_config(config: Path) -> dict:
-    """``num_frames`` and ``frame_pixels`` of one subclip from a stage config (the backbone's ``init_args``) or an
-    annotation config (``windows.num_frames``, the teacher's ``frame_pixels``); a key the config leaves out takes
-    the Backbone's default, as ``fit`` would."""
+    """``num_frames`` and ``frame_pixels`` of one subclip from a stage config (the backbone's ``init_args``, resolved
+    with the ``base.yaml`` beside a stage file as ``fit`` composes them) or an annotation config
+    (``windows.num_frames``, the teacher's ``frame_pixels``); a key the config leaves out takes the Backbone's
+    default, as ``fit`` would."""
     import yaml
 
+    from vanguard.configs import experiment_configs, resolved_config
     from vanguard.errors import ConfigError
 
     try:
         cfg = yaml.safe_load(Path(config).read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read the config {str(config)!r}: {err}") from None
+    if isinstance(cfg, dict) and cfg.keys() & {"trainer", "model", "data"}:  # a LightningCLI config: resolve it
+        config = Path(config)
+        cfg = resolved_config(experiment_configs(config.parent, config.stem))
     defaults = backbone_defaults()
     backbone = ((cfg.get("model") or {}).get("init_args") or {}).get("backbone")
     if isinstance(backbone, dict):
@@ -80,8 +85,9 @@ def info(path: Path, stage_config: Path | None = None, num_frames: int | None = 
     Args:
         path: a Qwen3-VL directory (config.json is enough for the structure; with its processor files the whole
             prompt is counted too), or a config.json file.
-        stage_config: a stage config (``experiments/<exp>/stage*.yaml``) or annotation config whose frames per
-            subclip and pixel budget per frame are used (``--config`` is the same option).
+        stage_config: a stage config (``experiments/<exp>/stage*.yaml``, composed with the ``base.yaml`` beside it)
+            or annotation config whose frames per subclip and pixel budget per frame are used (``--config`` is the
+            same option).
         num_frames: frames per subclip (overrides the config's).
         frame_pixels: pixel budget per frame (overrides the config's).
         width: source frame width in pixels (UCF-Crime's is 320).

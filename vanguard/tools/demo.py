@@ -24,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vanguard.configs import config_args, experiment_configs
+
 OUT = Path("outputs/demo")  # the experiment configs in experiments/synthcrime/ name this folder
+EXPERIMENT = "experiments/synthcrime"
 STAGES = ("stage1", "stage2", "stage3")
 
 
@@ -63,18 +66,18 @@ def steps(videos: int, difficulty: str = "clear") -> list[Step]:
              _python("data", "synthcrime", str(OUT / "data"), "--videos", str(videos), "--difficulty", difficulty),
              OUT / "data" / "manifest.json", outputs=(OUT / "data",)),
         Step("teacher annotation -> WebDataset shards",
-             _python("annotate", "--config", "experiments/synthcrime/annotate.yaml"), OUT / "shards" / "stats.json",
+             _python("annotate", "--config", f"{EXPERIMENT}/annotate.yaml"), OUT / "shards" / "stats.json",
              outputs=(OUT / "shards",)),
     ]
     for stage in STAGES:
-        config = f"experiments/synthcrime/{stage}.yaml"
-        plan.append(Step(f"fit {stage}", _python("fit", "--config", config), OUT / stage / "export" / "stage.json",
+        config = config_args(experiment_configs(EXPERIMENT, stage))  # base.yaml + the stage's own file
+        plan.append(Step(f"fit {stage}", _python("fit", *config), OUT / stage / "export" / "stage.json",
                          outputs=(OUT / stage, tb / stage)))  # the TensorBoard folder is the stage's version
         plan.append(Step(f"test {stage}",
-                         _python("test", "--config", config, "--ckpt_path", str(OUT / stage / "checkpoints" / "last.ckpt")),
+                         _python("test", *config, "--ckpt_path", str(OUT / stage / "checkpoints" / "last.ckpt")),
                          tb / stage / "metrics.json"))
     plan.append(Step("test stage3 without constrained decoding",
-                     _python("test", "--config", "experiments/synthcrime/stage3.yaml", "--ckpt_path",
+                     _python("test", *config_args(experiment_configs(EXPERIMENT, "stage3")), "--ckpt_path",
                              str(OUT / "stage3" / "checkpoints" / "last.ckpt"), "--model.init_args.constrained", "false",
                              "--trainer.logger.init_args.version", "stage3_unconstrained",
                              # 8 of the 20 batches stage 3 answers: enough to count invalid answers without the
@@ -82,7 +85,7 @@ def steps(videos: int, difficulty: str = "clear") -> list[Step]:
                              "--trainer.limit_test_batches", "8"),
                      tb / "stage3_unconstrained" / "metrics.json", outputs=(tb / "stage3_unconstrained",)))
     plan.append(Step("explain held-out videos",
-                     _python("predict", "--config", "experiments/synthcrime/predict.yaml", "--data.init_args.videos",
+                     _python("predict", "--config", f"{EXPERIMENT}/predict.yaml", "--data.init_args.videos",
                              str(OUT / "heldout"), "--data.init_args.annotations", str(OUT / "data" / "synthcrime")),
                      OUT / "predict" / "index.html", outputs=(OUT / "predict",), before=pick_heldout))
     plan.append(Step("report", _python("report", str(tb / "stage3")), tb / "stage3" / "report" / "report.html",
