@@ -42,7 +42,8 @@ class InvalidAnswers(Metric):
         self.invalid += torch.tensor([counts[r] for r in INVALID_REASONS], dtype=torch.long, device=self.invalid.device)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        per_reason = self.invalid.double() / self.answers  # 0 / 0 = NaN: no answer, no rate
+        # float64, so metrics.json keeps 3 / 5 = 0.6 (float32 would write 0.6000000238); 0 / 0 = NaN: no answer, no rate
+        per_reason = self.invalid.double() / self.answers
         out = {"answers": self.answers, "invalid_rate": self.invalid.sum().double() / self.answers}
         out.update({f"invalid_rate/{reason}": per_reason[i] for i, reason in enumerate(INVALID_REASONS)})
         return out

@@ -39,6 +39,7 @@ class GenerationMetrics(InvalidAnswers):
     """
 
     full_state_update = False
+    higher_is_better = None  # accuracies up, invalid and disagreement rates down
 
     def __init__(self, iou_threshold: float = 0.5, **kwargs):
         super().__init__(**kwargs)
