@@ -138,6 +138,13 @@ def test_explicit_annotations_and_max_reduce(tiny_backbone_dir, synth_test_set, 
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["protocol"]["reduce"] == "max" and m["protocol"]["constrained"] is False
     assert m == cb.metrics
+    # the stage's logged invalid-answer rates and metrics.json's agree: the same keys, the same answers counted
+    # (16 unconstrained tokens of a random tiny model never make a valid answer)
+    gen, logged = m["generation"], stage.trainer.callback_metrics
+    rates = {k: v for k, v in gen.items() if k.startswith("invalid_rate")}
+    assert gen["answers"] == len(stage.test_records) and rates["invalid_rate"] == 1.0
+    assert len(rates) == len(INVALID_REASONS) + 1
+    assert {k: float(logged[f"test/{k}"]) for k in rates} == pytest.approx(rates)
     assert "frame-level test metrics (4 videos, 192 frames)" in capsys.readouterr().out  # the summary table
     frames = load_frame_scores(tmp_path / "frame_scores.npz")
     r = next(r for r in stage.test_records if r["video_id"] == "synth_test_000")

@@ -1,11 +1,14 @@
-"""Grounding IoU, invalid-answer rates and ROUGE-L against hand computations."""
+"""Grounding IoU, invalid-answer rates (one list, and counts merged across ranks) and ROUGE-L against hand
+computations."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
 from vanguard.answer import INVALID_REASONS, Answer, Box, render_answer
-from vanguard.metrics.answers import invalid_answer_rates
+from vanguard.metrics.answers import InvalidAnswers, invalid_answer_rates
 from vanguard.metrics.grounding import grounding_metrics
 from vanguard.metrics.text import rouge_l
 
@@ -33,6 +36,23 @@ def test_invalid_rates_by_reason():
     assert all(f"invalid_rate/{r}" in m for r in INVALID_REASONS)
     with pytest.raises(ValueError):
         invalid_answer_rates(reasons=["bogus"])
+
+
+def test_no_answer_has_no_rate():
+    m = invalid_answer_rates(reasons=[])
+    assert m["answers"] == 0 and isinstance(m["answers"], int)
+    assert math.isnan(m["invalid_rate"]) and all(math.isnan(m[f"invalid_rate/{r}"]) for r in INVALID_REASONS)
+
+
+def test_invalid_counts_of_two_ranks_add_before_the_rates():
+    # rank 0: 3 answers, 1 not_json; rank 1: 1 answer, empty. Averaging the two ranks' rates would give (1/3 + 1) / 2
+    rank0, rank1 = InvalidAnswers(), InvalidAnswers()
+    rank0.update([None, None, "not_json"])
+    rank1.update(["empty"])
+    rank0.merge_state(rank1)  # the sum reduction DDP's sync applies to every state
+    m = {k: v.item() for k, v in rank0.compute().items()}
+    assert m == invalid_answer_rates(reasons=[None, None, "not_json", "empty"])
+    assert m["answers"] == 4 and m["invalid_rate"] == pytest.approx(2 / 4) and m["invalid_rate/empty"] == 0.25
 
 
 def test_rouge_l_by_hand():

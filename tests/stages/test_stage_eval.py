@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vanguard.answer import INVALID_REASONS, parse_answer
+from vanguard.metrics.answers import invalid_answer_rates
 from vanguard.metrics.grounding import grounding_scores
 from vanguard.metrics.grounding import pair_iou as box_iou
 from vanguard.stages import ClassifierWarmup, GroundingStage
@@ -37,12 +38,52 @@ def test_generation_metrics_count_reasons_and_grounding():
     metric = GenerationMetrics()
     metric.update([parse_answer(t) for t in texts], [meta_anom, meta_anom, meta_anom, meta_norm])
     out = metric.compute()
-    assert out["generated"] == 4
+    assert out["answers"] == 4
     assert out["invalid_rate"] == pytest.approx(0.25)
-    assert out["invalid/not_json"] == pytest.approx(0.25)
-    assert sum(float(out[f"invalid/{r}"]) for r in INVALID_REASONS) == pytest.approx(0.25)
+    assert out["invalid_rate/not_json"] == pytest.approx(0.25)
+    assert sum(float(out[f"invalid_rate/{r}"]) for r in INVALID_REASONS) == pytest.approx(0.25)
     assert out["grounding_acc"] == pytest.approx(1 / 3)  # three anomalous samples, one box found
     assert out["answer_category_acc"] == pytest.approx(3 / 4)
+
+
+META_ANOM = {"label": 1, "category": "Fighting", "boxes": [{"bbox_2d": [100, 100, 300, 300], "label": "person"}]}
+MIXED_TEXTS = [
+    '{"anomaly": "yes", "category": "Fighting", "boxes": [{"bbox_2d": [100, 100, 300, 310], "label": "person"}]}',
+    "",
+    "not json at all",
+    '{"anomaly": "yes", "category": "Fighting", "boxes": [{"bbox_2d": [300, 100, 100, 310], "label": "person"}]}',
+    '{"anomaly": "yes", "category": "Fighting"}',
+]
+
+
+def _invalid_keys(values: dict) -> dict:
+    return {k: float(v) for k, v in values.items() if k == "answers" or k.startswith("invalid_rate")}
+
+
+def test_stage_metric_and_metrics_json_count_invalid_answers_alike():
+    """The stage's logged invalid-answer rates (GenerationMetrics) and metrics.json's (invalid_answer_rates) are the
+    same keys and values on the same answers."""
+    metric = GenerationMetrics()
+    metric.update([parse_answer(t) for t in MIXED_TEXTS], [META_ANOM] * len(MIXED_TEXTS))
+    logged = _invalid_keys(metric.compute())
+    assert logged == pytest.approx(invalid_answer_rates(MIXED_TEXTS))
+    assert logged["answers"] == 5 and logged["invalid_rate"] == pytest.approx(4 / 5)
+    assert sum(logged[f"invalid_rate/{r}"] > 0 for r in INVALID_REASONS) == 4  # four different reasons
+
+
+def test_generation_metrics_sync_the_invalid_counts_across_ranks():
+    """Under DDP, compute() gathers every state from every rank and sums it: the invalid counts (inherited from
+    InvalidAnswers) too. A stand-in for the all-gather hands rank 0 rank 1's states in the order torchmetrics asks."""
+    half = 2
+    rank0, rank1 = GenerationMetrics(distributed_available_fn=lambda: True), GenerationMetrics()
+    rank0.update([parse_answer(t) for t in MIXED_TEXTS[:half]], [META_ANOM] * half)
+    rank1.update([parse_answer(t) for t in MIXED_TEXTS[half:]], [META_ANOM] * (len(MIXED_TEXTS) - half))
+    other = iter(list(rank1.metric_state.values()))
+    rank0.dist_sync_fn = lambda tensor, group=None: [tensor, next(other)]
+    synced = rank0.compute()
+    assert next(other, None) is None  # every state of rank 1 was gathered
+    assert _invalid_keys(synced) == pytest.approx(invalid_answer_rates(MIXED_TEXTS))
+    assert float(synced["grounding_acc"]) == pytest.approx(1 / 5)  # the rest of the states sync alike
 
 
 def test_generation_is_constrained_by_default(backbone):

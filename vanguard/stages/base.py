@@ -366,7 +366,7 @@ class StageBase(LightningModule):
         generation = getattr(self, f"{split}_generation")
         if self.target != "none":  # every rank computes (compute syncs across ranks), then logs if any answer
             values = generation.compute()
-            if float(values.pop("generated")) > 0:
+            if int(values.pop("answers")) > 0:
                 self.log_dict({f"{split}/{k}": v for k, v in values.items()})
         generation.reset()
 

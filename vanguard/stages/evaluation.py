@@ -1,6 +1,8 @@
 """The stages' torchmetrics Metric over generated answers (every state a sum, so it syncs across DDP ranks).
 
-Grounding is scored by :mod:`vanguard.metrics.grounding`, the project's one grounding metric.
+Invalid answers are counted by :class:`vanguard.metrics.answers.InvalidAnswers` (which this Metric extends, so its
+counts are this Metric's own states and sync with the rest) and grounding is scored by
+:mod:`vanguard.metrics.grounding`: the project's one definition of each.
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torchmetrics import Metric
 
-from vanguard.answer import INVALID_REASONS, Box, Parsed
+from vanguard.answer import Box, Parsed
 from vanguard.decision import Decision, disagreement, missing_box
+from vanguard.metrics.answers import InvalidAnswers
 from vanguard.metrics.grounding import grounding_scores
 from vanguard.metrics.text import repeats
 
@@ -25,10 +27,11 @@ def gt_boxes(meta: dict) -> list[Box]:
     return out
 
 
-class GenerationMetrics(Metric):
-    """Answer validity (overall and per invalid reason), answer accuracy, grounding on anomalous samples, and the
-    one-decision checks: answers whose decision or category differs from the head's, anomalous answers without a
-    box, reasoning texts that repeat themselves (:func:`vanguard.metrics.text.repeats`); each should be 0.
+class GenerationMetrics(InvalidAnswers):
+    """Answer validity (:class:`InvalidAnswers`' ``answers``, ``invalid_rate`` and ``invalid_rate/<reason>``),
+    answer accuracy, grounding on anomalous samples, and the one-decision checks: answers whose decision or category
+    differs from the head's, anomalous answers without a box, reasoning texts that repeat themselves
+    (:func:`vanguard.metrics.text.repeats`); each should be 0.
 
     ``update(parsed, metas, decisions)``: one :class:`vanguard.answer.Parsed` per sample with its metadata and the
     head's :class:`vanguard.decision.Decision`. Grounding counts only anomalous samples with ground-truth boxes; an
@@ -36,12 +39,11 @@ class GenerationMetrics(Metric):
     """
 
     full_state_update = False
+    higher_is_better = None  # accuracies up, invalid and disagreement rates down
 
     def __init__(self, iou_threshold: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.iou_threshold = iou_threshold
-        self.add_state("generated", torch.tensor(0.0), dist_reduce_fx="sum")
-        self.add_state("invalid", torch.zeros(len(INVALID_REASONS)), dist_reduce_fx="sum")
         self.add_state("anomaly_correct", torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("category_correct", torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("grounded", torch.tensor(0.0), dist_reduce_fx="sum")
@@ -53,17 +55,17 @@ class GenerationMetrics(Metric):
         self.add_state("repetitive", torch.tensor(0.0), dist_reduce_fx="sum")
 
     def update(self, parsed: Sequence[Parsed], metas: Sequence[dict], decisions: Sequence[Decision] | None = None) -> None:
+        if len(parsed) != len(metas):
+            raise ValueError(f"{len(parsed)} answers for {len(metas)} samples")
+        super().update(p.reason for p in parsed)
         for i, (p, meta) in enumerate(zip(parsed, metas, strict=True)):
-            self.generated += 1
             if decisions is not None:
                 self.disagree += float(disagreement(p.answer, decisions[i]))
             self.missing_box += float(missing_box(p.answer))
             if p.reasoning:
                 self.reasoned += 1
                 self.repetitive += float(repeats(p.reasoning))
-            if not p.valid:
-                self.invalid[INVALID_REASONS.index(p.reason)] += 1
-            else:
+            if p.valid:
                 self.anomaly_correct += float(p.answer.anomaly == bool(meta["label"]))
                 self.category_correct += float(p.answer.category == meta["category"])
             gt = gt_boxes(meta)
@@ -74,11 +76,9 @@ class GenerationMetrics(Metric):
                 self.iou_sum += iou
 
     def compute(self) -> dict[str, torch.Tensor]:
-        n = self.generated.clamp(min=1)
+        n = self.answers.clamp(min=1)
         g = self.grounded.clamp(min=1)
-        out = {
-            "generated": self.generated,
-            "invalid_rate": self.invalid.sum() / n,
+        return super().compute() | {
             "answer_anomaly_acc": self.anomaly_correct / n,
             "answer_category_acc": self.category_correct / n,
             "grounding_acc": self.grounding_hits / g,
@@ -87,6 +87,3 @@ class GenerationMetrics(Metric):
             "missing_box_rate": self.missing_box / n,
             "repetition_rate": self.repetitive / self.reasoned.clamp(min=1),
         }
-        for i, reason in enumerate(INVALID_REASONS):
-            out[f"invalid/{reason}"] = self.invalid[i] / n
-        return out
