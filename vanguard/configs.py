@@ -21,6 +21,8 @@ import yaml
 from vanguard.errors import ConfigError
 
 BASE = "base.yaml"
+#: what a subcommand adds to the experiment's settings: which checkpoint to load, and how (``--ckpt_path last``)
+RUN_TIME_KEYS = ("ckpt_path", "weights_only")
 
 
 def experiment_configs(folder: str | Path, name: str) -> list[str]:
@@ -58,7 +60,8 @@ def missing_base(argv: Sequence[str]) -> list[str]:
 
 def resolved_config(configs: Sequence[str | Path], subcommand: str = "fit", overrides: Sequence[str] = ()) -> dict:
     """The whole config LightningCLI resolves from ``configs`` (later files win) and ``overrides`` (command-line
-    arguments such as ``--trainer.max_epochs=1``): ``--print_config``'s output, read back as a dict."""
+    arguments such as ``--trainer.max_epochs=1``): ``--print_config``'s output, read back as a dict, without the
+    run-time choices of the subcommand (:data:`RUN_TIME_KEYS`), so any subcommand can load it as a config file."""
     from vanguard.lightning_cli import run_lightning_cli
 
     out, err = io.StringIO(), io.StringIO()
@@ -73,7 +76,10 @@ def resolved_config(configs: Sequence[str | Path], subcommand: str = "fit", over
     if code != 0:
         message = err.getvalue().strip().splitlines()
         raise ConfigError(f"{' + '.join(map(str, configs))}: {message[-1] if message else f'exit {code}'}")
-    return yaml.safe_load(out.getvalue())
+    config = yaml.safe_load(out.getvalue())
+    for key in RUN_TIME_KEYS:
+        config.pop(key, None)
+    return config
 
 
 def print_missing_base_hint(argv: Sequence[str]) -> None:

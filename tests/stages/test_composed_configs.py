@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from vanguard.configs import experiment_configs, missing_base, resolved_config
+from vanguard.configs import RUN_TIME_KEYS, experiment_configs, missing_base, resolved_config
 from vanguard.errors import ConfigError
 
 LONG = ROOT / "tests" / "data" / "long_configs"
@@ -41,6 +41,8 @@ def test_print_config_of_the_cli_is_what_resolved_config_reads(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     printed = yaml.safe_load(out.stdout)
+    for key in RUN_TIME_KEYS:  # the subcommand's run-time choices, which resolved_config leaves out
+        assert printed.pop(key) is None
     expected = resolved_config(configs)
     assert printed["trainer"].pop("max_epochs") == 7 and expected["trainer"].pop("max_epochs") == 3
     assert printed == expected

@@ -56,12 +56,8 @@ COLUMNS = ("auc_roc", "ap_pr_auc", "f1_at_0.5", "precision_at_0.5", "recall_at_0
 
 
 def _experiment(name: str) -> dict:
-    """The whole config ``fit`` resolves for SynthCrime's ``name`` (``base.yaml`` + ``<name>.yaml``), without the
-    run-time choices ``test`` adds when it overwrites the saved config (``ckpt_path``, ``weights_only``)."""
-    config = resolved_config(experiment_configs(EXPERIMENT, name))
-    for key in ("ckpt_path", "weights_only"):
-        config.pop(key, None)
-    return config
+    """The whole config ``fit`` resolves for SynthCrime's ``name`` (``base.yaml`` + ``<name>.yaml``)."""
+    return resolved_config(experiment_configs(EXPERIMENT, name))
 
 
 def _seeded_config(run: Run, seed: int, root: Path) -> Path:

@@ -63,7 +63,8 @@ def budget_from_config(config: Path) -> dict:
         cfg = yaml.safe_load(Path(config).read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read the config {str(config)!r}: {err}") from None
-    if isinstance(cfg, dict) and cfg.keys() & {"trainer", "model", "data"}:  # a LightningCLI config: resolve it
+    if isinstance(cfg, dict) and "teacher" not in cfg and ("trainer" in cfg or "model" in cfg):
+        # a stage config (an annotation config has a teacher): resolve it with the base.yaml beside it
         config = Path(config)
         cfg = resolved_config(experiment_configs(config.parent, config.stem))
     defaults = backbone_defaults()
