@@ -53,10 +53,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         if command in LIGHTNING_SUBCOMMANDS:
-            from vanguard.configs import print_missing_base_hint
+            from vanguard.configs import check_base_given
             from vanguard.lightning_cli import run_lightning_cli
 
-            print_missing_base_hint(rest)
+            check_base_given(rest)
             run_lightning_cli(argv)
         else:
             importlib.import_module(TOOLS[command][0]).main(rest)

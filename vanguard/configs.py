@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,9 +40,22 @@ def config_args(configs: Sequence[str | Path]) -> list[str]:
     return [arg for config in configs for arg in ("--config", str(config))]
 
 
+def builds_on_base(path: Path) -> bool:
+    """Whether the config file at ``path`` is a stage file meant to be composed: it appends callbacks
+    (``callbacks+:``) or gives a model without a backbone."""
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False  # LightningCLI says what is wrong with the file itself
+    if not isinstance(config, dict):
+        return False
+    trainer, model = config.get("trainer") or {}, config.get("model") or {}
+    return "callbacks+" in trainer or (isinstance(model, dict) and "backbone" not in (model.get("init_args") or {}))
+
+
 def missing_base(argv: Sequence[str]) -> list[str]:
-    """The ``base.yaml`` files that sit beside a ``--config`` file in ``argv`` but are not given themselves: a
-    stage file of a composed experiment run alone lacks the backbone, the data and the shared callbacks."""
+    """The ``base.yaml`` files that a stage file in ``argv`` (:func:`builds_on_base`) builds on, beside it, but
+    that are not given themselves: alone, such a file lacks the backbone, the data and the shared callbacks."""
     given, missing = [], []
     for i, arg in enumerate(argv):
         if arg in ("--config", "-c") and i + 1 < len(argv):
@@ -53,7 +65,8 @@ def missing_base(argv: Sequence[str]) -> list[str]:
     resolved = {p.resolve() for p in given}
     for path in given:
         base = path.parent / BASE
-        if path.name != BASE and base.is_file() and base.resolve() not in resolved and str(base) not in missing:
+        if (path.name != BASE and base.is_file() and base.resolve() not in resolved and str(base) not in missing
+                and builds_on_base(path)):
             missing.append(str(base))
     return missing
 
@@ -82,8 +95,11 @@ def resolved_config(configs: Sequence[str | Path], subcommand: str = "fit", over
     return config
 
 
-def print_missing_base_hint(argv: Sequence[str]) -> None:
-    """Say on stderr which ``base.yaml`` a stage file builds on when it is run without it."""
-    for base in missing_base(argv):
-        print(f"note: {base} is this experiment's shared config and was not given; its stage files build on it: "
-              f"--config {base} --config <stage>.yaml (docs/configs.md)", file=sys.stderr, flush=True)
+def check_base_given(argv: Sequence[str]) -> None:
+    """A stage file given without the ``base.yaml`` it builds on is an error naming the command that works (rather
+    than jsonargparse's screenful about the keys the base would have given)."""
+    missing = missing_base(argv)
+    if missing:
+        stages = [a for a in argv if a.endswith((".yaml", ".yml")) and Path(a).parent / BASE == Path(missing[0])]
+        raise ConfigError(f"{', '.join(stages) or 'the stage file'} builds on {missing[0]}, which was not given: "
+                          f"--config {missing[0]} --config {stages[0] if stages else '<stage>.yaml'} (docs/configs.md)")

@@ -77,9 +77,16 @@ def test_a_stage_file_run_without_its_base_is_told_which_base_it_builds_on(tmp_p
     assert missing_base(["--config", str(stage)]) == [str(stage.parent / "base.yaml")]
     assert missing_base(["--config", str(stage.parent / "base.yaml"), "--config", str(stage)]) == []
     assert missing_base(["--config", str(LONG / "synthcrime" / "stage2.yaml")]) == []  # a long form stands alone
-    out = subprocess.run([sys.executable, "-m", "vanguard", "fit", "--config", str(stage), "--print_config"],
+    (tmp_path / "base.yaml").write_text("seed_everything: 1\n")
+    (tmp_path / "mine.yaml").write_text((LONG / "synthcrime" / "stage2.yaml").read_text())
+    assert missing_base(["--config", str(tmp_path / "mine.yaml")]) == []  # whole, though a base.yaml sits beside it
+    out = subprocess.run([sys.executable, "-m", "vanguard", "fit", "--config", "experiments/synthcrime/stage2.yaml"],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert f"note: {stage.parent / 'base.yaml'} is this experiment's shared config" in out.stderr
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "vanguard fit: error: experiments/synthcrime/stage2.yaml builds on experiments/synthcrime/base.yaml, which was "
+        "not given: --config experiments/synthcrime/base.yaml --config experiments/synthcrime/stage2.yaml "
+        "(docs/configs.md)")
 
 
 def test_experiment_configs_names_a_missing_stage(tmp_path):
