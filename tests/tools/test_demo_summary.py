@@ -40,7 +40,7 @@ def test_summary_reads_every_stage_and_prints_the_position_reference(tmp_path):
     assert rows["stage3_unconstrained"].endswith("| - | 0.125 | - | 7.000 | 0.250 |")  # answers only: no frame metrics
     assert payload["metrics"]["stage2"]["ground@0.5"] == 0.25
     # the decision given: the boxes' grounding beside stage 3's end to end, answer figures only (no frame metrics)
-    assert rows["stage3_decision_given"] == "| stage3_decision_given |" + " - |" * 6 + " 0.750 | 0.000 | 0.300 | 0.000 | 0.000 |"
+    assert rows["stage3_decision_given"] == "| stage3_decision_given |" + " - |" * 6 + " 0.750 | 0.000 | - | 0.000 | - |"
     assert payload["metrics"]["stage3_decision_given"]["ground@0.5"] == 0.75
     assert "stage3_decision_given = stage 3's answers forced to\nthe ground truth's decision" in text
     assert payload["metrics"]["stage1"]["video AUC"] == flat["video_auc"]
