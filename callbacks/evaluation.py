@@ -234,7 +234,8 @@ class FrameLevelEvaluation(Callback):
         out_dir = Path(trainer.log_dir or trainer.default_root_dir)
         hparams = getattr(pl_module, "hparams", {})
         info = {"stage": type(pl_module).__name__, "dataset": dataset, "annotations": root,
-                "constrained": bool(hparams.get("constrained", False))}
+                "constrained": bool(hparams.get("constrained", False)),
+                "answer_decision": hparams.get("answer_decision", "head")}  # ground_truth: the boxes alone
         self.metrics = evaluate_test_run(out_dir, pl_module.test_records, catalog, self.reduce,
                                          reasoning=getattr(pl_module, "target", "none") == "reasoning", info=info,
                                          threshold=float(hparams.get("threshold", 0.5)))

@@ -10,7 +10,7 @@ from transformers import LogitsProcessorList
 from tests.test_decoding import MODEL_KEYS, _batch
 from vanguard.answer import parse_answer
 from vanguard.categories import CATEGORIES, NORMAL
-from vanguard.decision import Decision, decide, disagreement, missing_box
+from vanguard.decision import Decision, decide, disagreement, ground_truth_decisions, missing_box
 from vanguard.decoding import DONE, AnswerConstraint, AnswerGrammar
 from vanguard.metrics.answers import decision_checks
 from vanguard.metrics.text import repeats, repetition_rate
@@ -96,6 +96,10 @@ def test_decision_checks_count_contradictions_and_missing_boxes():
         {"score": 0.9, "decision": True, "pred_category": "Fighting", "pred_answer": None},  # invalid: not counted
     ]
     assert decision_checks(records) == {"head_disagreements": 2, "anomalous_without_box": 1}
+    forced = {"forced_decision": True, "forced_category": "Fighting"}  # answer_decision: ground_truth
+    assert decision_checks([{**r, **forced} for r in records[:3]])["head_disagreements"] == 0
+    assert decision_checks([{**records[0], "forced_decision": False, "forced_category": NORMAL}]) == {
+        "head_disagreements": 1, "anomalous_without_box": 0}
     assert not disagreement(None, Decision(0.9, True, "Fighting"))
 
 
@@ -133,3 +137,14 @@ def test_training_targets_follow_the_rule(tiny_backbone, tiny_backbone_dir):
     assert float(loss.detach()) == 0.0 and loss.requires_grad
     _, loss = tiny_backbone.forward(collate([items[0], items[4]], tiny_backbone.tokenizer.pad_token_id))
     assert float(loss.detach()) > 0.0  # the boxed sample's answer still trains
+
+
+def test_ground_truth_decisions_state_each_label_and_keep_the_heads_score_and_the_rest():
+    head = [Decision(0.2, False, NORMAL), Decision(0.9, True, "Arson"), Decision(0.7, True, "Arson"),
+            Decision(0.1, False, NORMAL), Decision(0.6, True, "Robbery")]
+    labels = torch.tensor([1, 0, 1, -1, 1])  # -1: no label
+    categories = torch.tensor([CATEGORIES.index("Fighting"), CATEGORIES.index(NORMAL), CATEGORIES.index("Explosion"),
+                               -1, CATEGORIES.index(NORMAL)])  # the last: anomalous without an anomaly category
+    given = ground_truth_decisions(labels, categories, head)
+    assert given[:3] == [Decision(0.2, True, "Fighting"), Decision(0.9, False, NORMAL), Decision(0.7, True, "Explosion")]
+    assert given[3:] == head[3:]  # the truth names no decision an answer can state: the head's stays

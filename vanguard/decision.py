@@ -52,6 +52,23 @@ def missing_box(answer: Answer | None) -> bool:
     return answer is not None and answer.anomaly and not answer.boxes
 
 
+def ground_truth_decisions(labels: torch.Tensor, categories: torch.Tensor, head: Sequence[Decision]) -> list[Decision]:
+    """The decisions the ground truth states (``answer_decision: ground_truth``, to measure grounding with the decision
+    given): each sample's label, with its category (Normal for a normal sample), and the head's score kept. A sample
+    whose ground truth names no decision an answer can state (no label, or an anomalous one without a known anomaly
+    category) keeps the head's decision. ``labels`` and ``categories`` are the batch's (indices into CATEGORIES)."""
+    out = []
+    for label, index, own in zip(labels.tolist(), categories.tolist(), head, strict=True):
+        category = CATEGORIES[index] if 0 <= index < len(CATEGORIES) else None
+        if label == 0:
+            out.append(Decision(own.score, False, NORMAL))
+        elif label == 1 and category not in (None, NORMAL):
+            out.append(Decision(own.score, True, category))
+        else:
+            out.append(own)
+    return out
+
+
 def forced_categories(decisions: Sequence[Decision]) -> list[str]:
     """The categories the constrained decoder is forced to (Normal for a normal decision)."""
     return [d.category for d in decisions]

@@ -50,7 +50,7 @@ def _backbone_paths(node: Any) -> list[str]:
 
 #: model settings that decide how a run evaluates, not what it learned: a checkpoint's values never replace them
 EVALUATION_SETTINGS = frozenset({"constrained", "generate_val_batches", "generate_test_batches", "generate_predict",
-                                 "max_new_tokens", "max_boxes", "iou_threshold", "metric_thresholds"})
+                                 "max_new_tokens", "max_boxes", "iou_threshold", "metric_thresholds", "answer_decision"})
 
 
 def _model_args(config, subcommand: str | None) -> dict:

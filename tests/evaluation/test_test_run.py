@@ -21,9 +21,10 @@ from vanguard.stages import ReasoningStage
 pytestmark = pytest.mark.slow  # a tiny-model test run with generation: ~20-50 s each on a shared 2-core machine
 
 
-def _run_test(tiny_backbone_dir, synth_test_set, out, constrained: bool, callback=None, max_new_tokens=128):
+def _run_test(tiny_backbone_dir, synth_test_set, out, constrained: bool, callback=None, max_new_tokens=128,
+              **stage_args):
     stage = ReasoningStage(Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64),
-                           max_new_tokens=max_new_tokens, constrained=constrained)
+                           max_new_tokens=max_new_tokens, constrained=constrained, **stage_args)
     data = SubclipDataModule(str(synth_test_set["shards"]), str(tiny_backbone_dir), frame_pixels=64 * 64,
                              num_frames=8, batch_size=6, num_workers=0)
     callback = callback or FrameLevelEvaluation()
@@ -150,3 +151,21 @@ def test_explicit_annotations_and_max_reduce(tiny_backbone_dir, synth_test_set, 
     r = next(r for r in stage.test_records if r["video_id"] == "synth_test_000")
     s, e = record_span(r)
     assert frames["synth_test_000"][s : e + 1].min() >= r["score"] - 1e-6  # max over covering subclips
+
+
+def test_decision_given_answers_state_the_truth_while_scores_and_decisions_stay_the_heads(tiny_backbone_dir,
+                                                                                          synth_test_set, tmp_path):
+    """``answer_decision: ground_truth``: every answer states its subclip's true decision and category (an anomalous
+    one with a box), metrics.json says so, and its one-decision checks compare with what was forced."""
+    stage, _ = _run_test(tiny_backbone_dir, synth_test_set, tmp_path, constrained=True, max_new_tokens=64,
+                         answer_decision="ground_truth")
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["protocol"]["answer_decision"] == "ground_truth"
+    gen = m["generation"]
+    assert gen["answers"] == 12 and gen["grounding_subclips"] == 6
+    assert gen["head_disagreements"] == 0 and gen["anomalous_without_box"] == 0
+    for r in stage.test_records:
+        assert (r["pred_answer"]["anomaly"] == "yes") == bool(r["label"]) == r["forced_decision"]
+        assert r["pred_answer"]["category"] == r["category"] == r["forced_category"]
+        assert bool(r["pred_answer"]["boxes"]) == bool(r["label"])
+        assert r["decision"] == (r["score"] >= 0.5)  # F1 and events: the head's

@@ -137,3 +137,26 @@ def test_evaluation_settings_given_with_a_checkpoint_file_are_kept(runs, refusal
     assert len(said) == 1 and f"lr_lora 0.1 -> {trained!r}" in said[0] and "constrained" not in said[0], said
     saved = yaml.safe_load((tmp / "tb" / "synthcrime" / "unconstrained" / "config.yaml").read_text())
     assert saved["model"]["init_args"]["constrained"] is False and saved["model"]["init_args"]["lr_lora"] == trained
+
+
+@pytest.mark.slow
+def test_the_decision_given_with_a_checkpoint_file_is_kept_and_recorded(runs):
+    """``test --ckpt_path FILE --model.init_args.answer_decision ground_truth`` (the demo's boxes-alone test): the
+    checkpoint, trained with the head's decision, does not replace it: every answer states its subclip's truth."""
+    import json
+
+    import yaml
+
+    tmp = runs["tmp"]
+    done = vanguard("test", "--config", runs["stage2"], "--ckpt_path", tmp / "stage2" / "checkpoints" / "last.ckpt",
+                    "--model.init_args.answer_decision", "ground_truth", "--model.init_args.max_new_tokens", "48",
+                    "--trainer.logger.init_args.version", "decision_given", cwd=tmp)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "answer_decision" not in "".join(line for line in done.stdout.splitlines() if line.startswith("[ckpt_path]"))
+    run = tmp / "tb" / "synthcrime" / "decision_given"
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["init_args"]["answer_decision"] == "ground_truth"
+    records = json.loads((run / "subclip_scores.json").read_text())["records"]
+    assert {r["label"] for r in records} == {0, 1}
+    for r in records:
+        assert (r["forced_decision"], r["forced_category"]) == (bool(r["label"]), r["category"])
+        assert (r["pred_answer"]["anomaly"] == "yes", r["pred_answer"]["category"]) == (bool(r["label"]), r["category"])

@@ -114,3 +114,53 @@ def test_test_run_writes_subclip_scores(tiny_backbone_dir, fit, tmp_path):
     assert all(0.0 <= r["score"] <= 1.0 and len(r["frame_indices"]) == 8 for r in records)
     assert [r["label"] for r in records] == [0, 1, 0, 1, 0]
     assert "test/auroc" in trainer.callback_metrics and torch.isfinite(trainer.callback_metrics["test/auroc"])
+
+
+def _answers_of_a_head_that_calls_everything_normal(backbone, batch, answer_decision):
+    """A grounding stage whose head scores every subclip ~0 (it misses both anomalies), tested on ``batch``."""
+    stage = GroundingStage(backbone, max_boxes=1, answer_decision=answer_decision)
+    stage.prepare()
+    stage.eval()
+    with torch.no_grad():
+        stage.head.net[-1].bias[0] = -30.0  # the anomaly logit
+    with torch.no_grad(), pytest.warns(UserWarning, match="self.log"):  # no trainer: its logging is skipped
+        result = stage._eval_step(batch, 0, "test")
+    return stage, result
+
+
+def test_decision_given_answers_state_the_ground_truth_and_box_the_anomalies_the_head_missed(backbone, batch_of):
+    """``answer_decision: ground_truth``: each answer states its sample's true decision and category, so an anomaly
+    the head missed gets its boxes (grounding of the boxes alone); scores and the records' decisions stay the head's,
+    and the one-decision checks compare each answer with what it was forced to state."""
+    from vanguard.metrics.answers import decision_checks
+
+    batch = batch_of([0, 1, 2, 3], train=False)  # odd indices: anomalous (Fighting), with a box
+    labels = [m["label"] for m in batch["meta"]]
+    head_stage, head = _answers_of_a_head_that_calls_everything_normal(backbone, batch, "head")
+    assert [d.anomaly for d in head["decisions"]] == [False] * 4 and head["stated"] is head["decisions"]
+    assert all(p.valid and not p.answer.anomaly and not p.answer.boxes for p in head["parsed"])
+    assert all("forced_decision" not in r for r in head_stage.test_records)
+
+    stage, given = _answers_of_a_head_that_calls_everything_normal(backbone, batch, "ground_truth")
+    assert [d.anomaly for d in given["decisions"]] == [False] * 4  # the head's decisions are kept...
+    assert [(d.anomaly, d.category) for d in given["stated"]] == [(bool(y), m["category"])
+                                                                  for y, m in zip(labels, batch["meta"])]
+    for parsed, meta in zip(given["parsed"], batch["meta"]):  # ...the answers state the truth's
+        assert parsed.valid, parsed.reason
+        assert parsed.answer.anomaly == bool(meta["label"]) and parsed.answer.category == meta["category"]
+        assert bool(parsed.answer.boxes) == bool(meta["label"])  # an anomalous answer holds a box
+    torch.testing.assert_close(given["scores"], head["scores"])
+    records = stage.test_records
+    assert [r["decision"] for r in records] == [False] * 4  # F1 and events read the head's decision
+    assert [r["forced_decision"] for r in records] == [bool(y) for y in labels]
+    assert decision_checks(records) == {"head_disagreements": 0, "anomalous_without_box": 0}
+    values = stage.test_generation.compute()
+    assert float(values["head_disagreement_rate"]) == 0.0 and float(values["answer_anomaly_acc"]) == 1.0
+    assert float(head_stage.test_generation.compute()["grounding_acc"]) == 0.0  # end to end: no box, no hit
+
+
+def test_decision_given_needs_the_constrained_decoder(backbone):
+    from vanguard.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="answer_decision 'ground_truth'.*constrained true"):
+        GroundingStage(backbone, constrained=False, answer_decision="ground_truth")

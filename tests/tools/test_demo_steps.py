@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from vanguard.tools.demo import Step, run_plan
+from vanguard.tools.demo import OUT, Step, run_plan, steps
 
 # A step's command: record that it ran (in runs.log), write a file into its output folder, then its done file.
 WRITE = (
@@ -88,3 +88,24 @@ def test_outputs_from_before_the_ledger_are_not_reused_after_an_earlier_step_was
         (tmp_path / name / "done").write_text("ok")
     run_plan(_plan(tmp_path), tmp_path / "steps.json")
     assert _runs(tmp_path) == ["data", "fit", "test"]  # what followed a rebuilt step cannot be trusted
+
+
+def test_the_decision_given_step_tests_stage3s_checkpoint_with_the_ground_truths_decision_on_its_answered_batches():
+    plan = steps(160)
+    names = [s.name for s in plan]
+    given = plan[names.index("test stage3 without constrained decoding") + 1]
+    assert given.name == "test stage3 with the decision given (boxes alone)"
+    stage3 = plan[names.index("test stage3")].argv
+    argv = given.argv
+    assert argv[: len(stage3)] == stage3  # stage 3's configs and its last checkpoint
+    extra = dict(zip(argv[len(stage3)::2], argv[len(stage3) + 1::2], strict=True))
+    assert extra == {"--model.init_args.answer_decision": "ground_truth",
+                     "--trainer.logger.init_args.version": "stage3_decision_given",
+                     "--trainer.limit_test_batches": "20"}
+    configs = [argv[i + 1] for i, a in enumerate(argv) if a == "--config"]
+    from vanguard.configs import resolved_config
+
+    # the CLI takes the setting (a typed choice); stage 3 answers the same 20 batches for its end-to-end figure
+    model = resolved_config(configs, "test", overrides=["--model.init_args.answer_decision=ground_truth"])["model"]
+    assert model["init_args"]["answer_decision"] == "ground_truth" and model["init_args"]["generate_test_batches"] == 20
+    assert given.done == OUT / "tensorboard" / "synthcrime" / "stage3_decision_given" / "metrics.json"

@@ -66,7 +66,9 @@ def invalid_answer_rates(texts: Iterable[str | None] = (), reasons: Iterable[str
 def decision_checks(records: Iterable[dict]) -> dict:
     """Over test records with a generated answer (``pred_answer`` JSON or None, the head's ``decision`` and
     ``pred_category``): ``head_disagreements``, valid answers whose decision or category differs from the head's,
-    and ``anomalous_without_box``, anomalous answers with no box. Both are 0 under the constrained decoder."""
+    and ``anomalous_without_box``, anomalous answers with no box. Both are 0 under the constrained decoder. A record
+    whose answer was forced to another decision (``forced_decision``/``forced_category``: ``answer_decision:
+    ground_truth``) is compared with that one: the check is that the answer states what it was made to state."""
     from vanguard.answer import answer_from_json
     from vanguard.decision import Decision, disagreement, missing_box
 
@@ -75,7 +77,9 @@ def decision_checks(records: Iterable[dict]) -> dict:
         answer = answer_from_json(r["pred_answer"]) if r.get("pred_answer") else None
         if answer is None or isinstance(answer, str):
             continue
-        if "decision" in r:
+        if "forced_decision" in r:
+            disagree += disagreement(answer, Decision(r["score"], bool(r["forced_decision"]), r["forced_category"]))
+        elif "decision" in r:
             disagree += disagreement(answer, Decision(r["score"], bool(r["decision"]), r["pred_category"]))
         without_box += missing_box(answer)
     return {"head_disagreements": disagree, "anomalous_without_box": without_box}

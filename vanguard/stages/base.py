@@ -42,7 +42,7 @@ from vanguard.adapters import has_lora, inject_lora, lora_config
 from vanguard.answer import parse_answer
 from vanguard.backbone import Backbone
 from vanguard.categories import CATEGORIES
-from vanguard.decision import Decision, decide, forced_categories
+from vanguard.decision import Decision, decide, forced_categories, ground_truth_decisions
 from vanguard.errors import ConfigError, NonFiniteLossError
 from vanguard.stages.batching import batch_size, select_samples
 from vanguard.stages.evaluation import GenerationMetrics
@@ -104,6 +104,14 @@ class StageBase(LightningModule):
         repetition_penalty: HF's repetition penalty on the generated reasoning (1.0: off). With ``constrained`` it
             applies to the text inside ``<think>`` only; without, to the whole generation (HF's own behaviour).
         no_repeat_ngram_size: HF's no-repeat n-gram size on the generated reasoning (0: off), scoped the same way.
+        answer_decision: whose decision and category the constrained answer states when validating and testing:
+            ``head`` (the one decision, the head's) or ``ground_truth`` (each sample's true label and category,
+            Normal for a normal sample), so the language model writes only the boxes and the reasoning: grounding
+            accuracy with the decision given, the boxes alone. For measuring grounding only: anomaly scores, F1, the
+            test records' decisions and events stay the head's, and the one-decision checks
+            (``head_disagreement_rate``, metrics.json's ``head_disagreements``) compare each answer with the decision
+            it was forced to. Needs ``constrained``. Ignored by ``predict``, which has no ground truth: its answers
+            always state the head's decision.
     """
 
     #: what the training batches must carry as the assistant's text: "none" | "answer" | "reasoning"
@@ -143,10 +151,14 @@ class StageBase(LightningModule):
         repetition_penalty: float = 1.0,
         no_repeat_ngram_size: int = 0,
         generate_normal: bool = False,
+        answer_decision: Literal["head", "ground_truth"] = "head",
     ):
         super().__init__()
         if not 0.0 < threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {threshold}")
+        if answer_decision == "ground_truth" and not constrained:
+            raise ConfigError("answer_decision 'ground_truth' forces the answer's decision through the constrained "
+                              "decoder: it needs constrained true")
         self.save_hyperparameters(ignore=["backbone"])
         self.backbone = backbone
         self.head = ClassificationHead(backbone.feature_size, hidden=head_hidden, dropout=head_dropout)
@@ -302,6 +314,13 @@ class StageBase(LightningModule):
         """The head's decision per sample (score vs ``threshold``; category among the anomaly categories)."""
         return decide(out.anomaly, out.category, self.hparams.threshold)
 
+    def stated_decisions(self, batch: dict, decisions: list[Decision]) -> list[Decision]:
+        """What a validation or test answer is forced to state (``answer_decision``): the head's ``decisions``, or
+        the ground truth's (:func:`vanguard.decision.ground_truth_decisions`)."""
+        if self.hparams.answer_decision == "ground_truth":
+            return ground_truth_decisions(batch["label"], batch["category"], decisions)
+        return decisions
+
     def generate(self, batch: dict, decisions: Sequence[Decision] | None = None) -> list[str]:
         """Answers for a prompt-only batch; with ``decisions`` (and ``constrained``) each answer states its
         sample's decision and category, and the model writes the boxes and the reasoning."""
@@ -332,11 +351,12 @@ class StageBase(LightningModule):
         score_metrics = getattr(self, f"{split}_scores")
         score_metrics.update(scores, batch["label"])
         getattr(self, f"{split}_category").update(out.category, batch["category"])
-        result: dict[str, Any] = {"scores": scores.detach(), "decisions": decisions, "texts": None}
+        stated = self.stated_decisions(batch, decisions)  # the head's, unless answer_decision gives the truth's
+        result: dict[str, Any] = {"scores": scores.detach(), "decisions": decisions, "stated": stated, "texts": None}
         if self._generates(split, batch_idx):
-            texts = self.generate(batch, decisions)
+            texts = self.generate(batch, stated)
             parsed = [parse_answer(t) for t in texts]
-            getattr(self, f"{split}_generation").update(parsed, batch["meta"], decisions)
+            getattr(self, f"{split}_generation").update(parsed, batch["meta"], stated)
             result.update(texts=texts, parsed=parsed)
         if split == "test":
             for i, meta in enumerate(batch["meta"]):
@@ -351,6 +371,8 @@ class StageBase(LightningModule):
                     "pred_category": decisions[i].category,
                 }
                 record.update(sample_record_fields(meta))
+                if stated is not decisions:  # what the answer was forced to state (decision_checks compare with it)
+                    record.update(forced_decision=stated[i].anomaly, forced_category=stated[i].category)
                 if result["texts"] is not None:
                     parsed = result["parsed"][i]
                     record.update(text=result["texts"][i], parse_reason=parsed.reason, pred_reasoning=parsed.reasoning,
