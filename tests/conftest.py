@@ -60,3 +60,15 @@ def tiny_backbone(tiny_backbone_dir):
     from vanguard.backbone import Backbone
 
     return Backbone(str(tiny_backbone_dir), num_frames=8, frame_pixels=64 * 64)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test, the count restored after it: small matrices on a shared 2-core machine
+    gain nothing from a second thread, which only contends (request it, or `usefixtures` it for a module)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

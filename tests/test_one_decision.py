@@ -15,13 +15,7 @@ from vanguard.decoding import DONE, AnswerConstraint, AnswerGrammar
 from vanguard.metrics.answers import decision_checks
 from vanguard.metrics.text import repeats, repetition_rate
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_decide_uses_the_threshold_and_only_anomaly_categories_when_over_it():

@@ -110,15 +110,7 @@ def test_tiny_qwen_teacher_and_grounding_dino(tmp_path, tiny_backbone_dir, tiny_
     assert all(len(meta["boxes"]) == (2 if meta["label"] else 0) for _, _, meta, _, _ in rows)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_shards_stored_at_the_models_size(tmp_path, records, tiny_backbone_dir, one_thread):
+def test_shards_stored_at_the_models_size(tmp_path, records, tiny_backbone_dir, one_torch_thread):
     """``shard_frame_pixels``: each subclip's mp4 holds its frames at the size the backbone's processor picks for
     that budget; the json keeps the SOURCE width/height (plus stored_width/stored_height), and the model inputs
     have the same grid and token ids as those of the same subclip stored at source size."""
@@ -162,7 +154,7 @@ def test_shards_stored_at_the_models_size(tmp_path, records, tiny_backbone_dir, 
     assert all(validate(m) is m for m, _ in source.values())  # shards without them stay valid
 
 
-def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny_backbone_dir, one_thread):
+def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny_backbone_dir, one_torch_thread):
     """``shard_backbone``: the stored size is the one THAT backbone's processor picks (here a processor with 1x1
     merging, whose 16-pixel grid differs from Qwen3-VL's default 32), so its loader never resizes again.
     (Widths stay multiples of 32: decord cannot read back frames of a width like 48.)"""
@@ -190,7 +182,7 @@ def test_shards_resized_by_the_named_backbones_processor(tmp_path, records, tiny
         run_annotate(records, tmp_path / "n", WINDOWS, shard_backbone=backbone)
 
 
-def test_shard_crf_sets_how_much_of_the_source_the_stored_subclips_keep(tmp_path, records, one_thread):
+def test_shard_crf_sets_how_much_of_the_source_the_stored_subclips_keep(tmp_path, records, one_torch_thread):
     """``shard_crf``: the stored mp4s are re-encoded at that x264 CRF. A near-lossless CRF keeps the decoded
     subclip closer to the source frames than the default 23 and costs bytes; the labels and metadata do not change,
     and the setting is part of the output's fingerprint (no mixing CRFs in one output)."""

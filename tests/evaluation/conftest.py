@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from tests.helpers.shards import write_test_shards
 from vanguard.categories import NORMAL
@@ -18,8 +17,8 @@ ANOMALOUS_SPAN = (16, 40)  # inclusive frames of each anomalous video's event (t
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
+    """One torch thread per test (tests/conftest.py), restored after it: other folders' tests keep their own count."""
 
 
 @pytest.fixture(scope="session")

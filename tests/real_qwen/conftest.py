@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 #: CI's reduced model: the real files, 3 decoder layers and 3 vision blocks (three deepstack levels, as the 4B has),
 #: narrow widths (vanguard.reduced.NARROW_*), the real 151,936-row embedding
@@ -15,12 +14,8 @@ REDUCED = {"text_layers": 3, "vision_depth": 3, "narrow": True, "dtype": "float3
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Small matrices on a shared 2-core machine: a second intra-op thread only contends."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every real-file test runs on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ mean and standard deviation over the seeds done so far, whatever they show.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import shutil
 import statistics
@@ -56,7 +58,14 @@ COLUMNS = ("auc_roc", "ap_pr_auc", "f1_at_0.5", "precision_at_0.5", "recall_at_0
 
 
 def _experiment(name: str) -> dict:
-    """The whole config ``fit`` resolves for SynthCrime's ``name`` (``base.yaml`` + ``<name>.yaml``)."""
+    """The whole config ``fit`` resolves for SynthCrime's ``name`` (``base.yaml`` + ``<name>.yaml``), a copy the
+    caller may change."""
+    return copy.deepcopy(_resolved(name))
+
+
+@functools.cache
+def _resolved(name: str) -> dict:
+    # one parse per config and process: every seed, variant and reuse check asks again for the same few configs
     return resolved_config(experiment_configs(EXPERIMENT, name))
 
 
